@@ -1,0 +1,5 @@
+import sys
+
+from keyreaper.cli import main
+
+sys.exit(main())

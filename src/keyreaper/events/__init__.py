@@ -1,0 +1,1 @@
+"""Log sources → normalized events; the Parquet event store queried with DuckDB."""

@@ -1,0 +1,1 @@
+"""The credential inventory: import from files, store, list and look up."""
