@@ -12,6 +12,7 @@ from keyreaper.store.db import Database
 # here exposes MIGRATIONS: a list of Migration, versions 1..n without gaps.
 COMPONENTS = [
     "keyreaper.store.core_schema",
+    "keyreaper.usage.schema",
 ]
 
 

@@ -1,0 +1,68 @@
+"""The event store: Parquet files under the workspace, queried with DuckDB through one view.
+
+Layout: <events_dir>/<source>/<batch-id>.parquet, every file in EVENT_SCHEMA. A file is
+written to a temporary name and renamed, so a crash never leaves a half file in the view.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from keyreaper.events.schema import EVENT_SCHEMA
+
+
+class EventStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def files(self) -> list[Path]:
+        return sorted(p for p in self.root.rglob("*.parquet") if not p.name.startswith("."))
+
+    def write(self, source: str, batches: Iterable[pa.RecordBatch], name: str | None = None) -> Path | None:
+        """Write one Parquet file of events for `source`; returns its path (None if empty)."""
+        folder = self.root / source
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        final = folder / f"{name or uuid.uuid4().hex}.parquet"
+        tmp = folder / f".{final.name}.tmp"
+        rows = 0
+        with pq.ParquetWriter(tmp, EVENT_SCHEMA, compression="zstd") as writer:
+            for batch in batches:
+                if batch.num_rows:
+                    writer.write_batch(batch.cast(EVENT_SCHEMA) if batch.schema != EVENT_SCHEMA else batch)
+                    rows += batch.num_rows
+        if not rows:
+            tmp.unlink(missing_ok=True)
+            return None
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+        return final
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection with an `events` view over every file (empty if none)."""
+        con = duckdb.connect()
+        files = self.files()
+        if files:
+            paths = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
+            con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet([{paths}])")
+        else:
+            con.register("_empty_events", EVENT_SCHEMA.empty_table())
+            con.execute("CREATE VIEW events AS SELECT * FROM _empty_events")
+        return con
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        con = self.connect()
+        try:
+            cur = con.execute(sql, params or [])
+            names = [d[0] for d in cur.description or []]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        finally:
+            con.close()

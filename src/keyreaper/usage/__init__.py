@@ -1,0 +1,1 @@
+"""Proven last use: attestations computed from the event store, and their storage."""
