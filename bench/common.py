@@ -83,7 +83,11 @@ def alternate(runners: Sequence[Runner], rounds: int = 3) -> list[Timing]:
 def commit() -> str:
     try:
         return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -94,7 +98,9 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {mem:.0f} GiB, {platform.machine()}"
 
 
-def report(title: str, timings: Sequence[Timing], reference: str, command: str, notes: str = "") -> str:
+def report(
+    title: str, timings: Sequence[Timing], reference: str, command: str, notes: str = ""
+) -> str:
     """Format a markdown section and append it to docs/benchmarks.md; returns it."""
     ref = next(t for t in timings if t.name == reference)
     lines = [
@@ -116,8 +122,10 @@ def report(title: str, timings: Sequence[Timing], reference: str, command: str, 
     text = "\n".join(lines) + "\n\n"
     RESULTS.parent.mkdir(exist_ok=True)
     if not RESULTS.exists():
-        RESULTS.write_text("# Benchmarks\n\nSee ../bench/ and BENCHMARKS rules: peers run side by side, "
-                           "alternating, in one run; speed is reference median / contestant median.\n\n")
+        RESULTS.write_text(
+            "# Benchmarks\n\nSee ../bench/ and BENCHMARKS rules: peers run side by side, "
+            "alternating, in one run; speed is reference median / contestant median.\n\n"
+        )
     with RESULTS.open("a") as fh:
         fh.write(text)
     print(text)

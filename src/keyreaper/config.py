@@ -13,14 +13,20 @@ CONFIG_NAME = "keyreaper.toml"
 
 # Every key, its default and what it means. docs/config.md is checked against this table.
 KEYS: dict[str, tuple[Any, str]] = {
-    "store.url": ("sqlite:///state.db", "State store: sqlite:///PATH (relative to the workspace) "
-                  "or postgresql://user@host/db for teams."),
+    "store.url": (
+        "sqlite:///state.db",
+        "State store: sqlite:///PATH (relative to the workspace) "
+        "or postgresql://user@host/db for teams.",
+    ),
     "events.dir": ("events", "Folder of the Parquet event store, relative to the workspace."),
     "usage.stale_days": (45, "A credential with no proven use in this many days is flagged stale."),
     "usage.new_source_days": (7, "Uses from an IP/ASN first seen in this many days are flagged."),
     "usage.window_days": (90, "Default look-back window for usage attestations."),
-    "usage.geoip_asn_db": ("", "Path to a MaxMind-format ASN database (GeoLite2-ASN.mmdb); "
-                           "empty means ASN flags are IP-only unless the log carries ASNs."),
+    "usage.geoip_asn_db": (
+        "",
+        "Path to a MaxMind-format ASN database (GeoLite2-ASN.mmdb); "
+        "empty means ASN flags are IP-only unless the log carries ASNs.",
+    ),
     "log.level": ("warning", "Log level of keyreaper's own log file (debug, info, warning)."),
 }
 

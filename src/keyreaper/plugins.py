@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
+
+from keyreaper.domain import Credential, Liveness, Secret
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from keyreaper.domain import Credential, Liveness, Secret
 
 GROUPS = (
     "keyreaper.commands",
@@ -79,23 +80,64 @@ class LogSource(Protocol):
     def parse(self, stream: IO[bytes], origin: str) -> Iterator[pa.RecordBatch]: ...
 
 
+@dataclass(frozen=True)
+class Probe:
+    """What a target said about one secret. DEAD counts only with the target's own auth
+    refusal (`auth_refused`); timeouts and network errors are UNKNOWN, never DEAD."""
+
+    liveness: Liveness
+    evidence: str
+    auth_refused: bool = False
+
+
+@dataclass(frozen=True)
+class NewSecret:
+    """A secret a provider just created. `identifier` names it at the target (a new access
+    key id, a new token id, or the same role name for a password change); `tag` marks objects
+    we created so a resume can find and discard one whose secret was lost."""
+
+    identifier: str
+    secret: Secret
+    tag: str
+
+
 @runtime_checkable
 class Provider(Protocol):
     """A system whose credentials keyreaper can list, probe, rotate and revoke.
 
-    Every step checks the target's state first and is safe to repeat."""
+    Every method checks the target's state first and is safe to repeat."""
 
     name: str
+    kinds: tuple[str, ...]
 
     def inventory(self) -> Iterator[Credential]: ...
 
-    def probe(self, credential: Credential, secret: Secret) -> tuple[Liveness, str]: ...
+    def probe(self, credential: Credential, identifier: str, secret: Secret) -> Probe: ...
+
+    def create(self, credential: Credential, tag: str) -> NewSecret: ...
+
+    def created_by_us(self, credential: Credential, tag: str) -> list[str]: ...
+
+    def discard(self, credential: Credential, identifier: str) -> None: ...
+
+    def revoke(self, credential: Credential, identifier: str, old: Secret | None) -> None: ...
+
+    def revoke_sessions(self, credential: Credential) -> int: ...
+
+
+@runtime_checkable
+class SecretSource(Protocol):
+    """Where the current (old) secret of a credential is read from at run time, e.g. a 0600
+    file, an environment variable or a command; keyreaper never stores it."""
+
+    def get(self, credential: Credential) -> Secret | None: ...
 
 
 @runtime_checkable
 class Sink(Protocol):
-    """Where a newly created secret is delivered; keyreaper never keeps it."""
+    """Where a newly created secret is delivered; keyreaper never keeps it. Returns a receipt
+    (a path, an ARN, a version id) that names where it went, never the value."""
 
     name: str
 
-    def deliver(self, credential_id: str, secret: Secret, meta: dict[str, Any]) -> str: ...
+    def deliver(self, credential: Credential, new: NewSecret) -> str: ...

@@ -87,7 +87,7 @@ def init(directory: Path, store_url: str | None = None) -> Path:
             fh.write(text)
         KeyRing.generate().dump(root / "keys" / KEY_FILE)
         ws = Workspace(root)
-        ws.db  # creates and migrates the state store
+        _ = ws.db  # creates and migrates the state store
         ws.close()
         return root
     finally:

@@ -34,7 +34,9 @@ class PostgresServer:
     host: str = "127.0.0.1"
     _dbs: list[str] = field(default_factory=list)
 
-    def dsn(self, dbname: str = "postgres", user: str = SUPERUSER, password: str | None = None) -> str:
+    def dsn(
+        self, dbname: str = "postgres", user: str = SUPERUSER, password: str | None = None
+    ) -> str:
         pw = self.password if password is None else password
         return f"postgresql://{user}:{pw}@{self.host}:{self.port}/{dbname}"
 
@@ -49,7 +51,9 @@ class PostgresServer:
 
     def stop(self) -> None:
         subprocess.run(
-            as_unprivileged([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop"]),
+            as_unprivileged(
+                [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop"]
+            ),
             capture_output=True,
             check=False,
         )
@@ -61,7 +65,7 @@ def start_postgres() -> PostgresServer:
     if bindir is None:
         raise RuntimeError("PostgreSQL server binaries not found (apt-get install postgresql)")
     base = Path(tempfile.mkdtemp(prefix="kr-pg-"))
-    os.chmod(base, 0o755)
+    os.chmod(base, 0o755)  # noqa: S103 - the unprivileged server user must enter it
     datadir = base / "data"
     sockdir = base / "sock"
     sockdir.mkdir()
@@ -72,9 +76,17 @@ def start_postgres() -> PostgresServer:
     run(
         as_unprivileged(
             [
-                str(bindir / "initdb"), "-D", str(datadir), "-U", SUPERUSER,
-                "--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}",
-                "-E", "UTF8", "--no-sync",
+                str(bindir / "initdb"),
+                "-D",
+                str(datadir),
+                "-U",
+                SUPERUSER,
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "-E",
+                "UTF8",
+                "--no-sync",
             ]
         )
     )
@@ -86,7 +98,17 @@ def start_postgres() -> PostgresServer:
     )
     run(
         as_unprivileged(
-            [str(bindir / "pg_ctl"), "-D", str(datadir), "-o", opts, "-l", str(base / "log"), "-w", "start"]
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(datadir),
+                "-o",
+                opts,
+                "-l",
+                str(base / "log"),
+                "-w",
+                "start",
+            ]
         )
     )
     return PostgresServer(port=port, datadir=datadir, bindir=bindir, password=password)

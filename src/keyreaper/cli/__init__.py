@@ -32,7 +32,10 @@ app = typer.Typer(
 def _root(
     ctx: typer.Context,
     workspace: str | None = typer.Option(
-        None, "--workspace", "-w", help="Workspace folder (else KEYREAPER_WORKSPACE, else search up)."
+        None,
+        "--workspace",
+        "-w",
+        help="Workspace folder (else KEYREAPER_WORKSPACE, else search up).",
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks and debug logs."),
 ) -> None:

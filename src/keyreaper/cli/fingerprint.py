@@ -14,10 +14,7 @@ from keyreaper.inventory import repo
 
 
 def _read_secret() -> Secret:
-    if sys.stdin.isatty():
-        value = typer.prompt("secret", hide_input=True)
-    else:
-        value = sys.stdin.read()
+    value = typer.prompt("secret", hide_input=True) if sys.stdin.isatty() else sys.stdin.read()
     value = value.strip("\r\n")
     if not value.strip():
         raise KeyreaperError("no secret given on stdin or at the prompt")

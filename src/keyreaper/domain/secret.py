@@ -21,6 +21,7 @@ class Secret:
     """
 
     __slots__ = ("__value", "__weakref__")
+    __value: str
 
     def __init__(self, value: str | bytes) -> None:
         if isinstance(value, bytes):
@@ -31,7 +32,7 @@ class Secret:
         _live[id(self)] = self
 
     def reveal(self) -> str:
-        return self.__value  # type: ignore[no-any-return]
+        return self.__value
 
     def __len__(self) -> int:
         return len(self.__value)

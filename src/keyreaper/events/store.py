@@ -26,7 +26,9 @@ class EventStore:
     def files(self) -> list[Path]:
         return sorted(p for p in self.root.rglob("*.parquet") if not p.name.startswith("."))
 
-    def write(self, source: str, batches: Iterable[pa.RecordBatch], name: str | None = None) -> Path | None:
+    def write(
+        self, source: str, batches: Iterable[pa.RecordBatch], name: str | None = None
+    ) -> Path | None:
         """Write one Parquet file of events for `source`; returns its path (None if empty)."""
         folder = self.root / source
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -36,7 +38,9 @@ class EventStore:
         with pq.ParquetWriter(tmp, EVENT_SCHEMA, compression="zstd") as writer:
             for batch in batches:
                 if batch.num_rows:
-                    writer.write_batch(batch.cast(EVENT_SCHEMA) if batch.schema != EVENT_SCHEMA else batch)
+                    writer.write_batch(
+                        batch.cast(EVENT_SCHEMA) if batch.schema != EVENT_SCHEMA else batch
+                    )
                     rows += batch.num_rows
         if not rows:
             tmp.unlink(missing_ok=True)

@@ -45,10 +45,24 @@ def upsert(db: Database, creds: Sequence[Credential], source: str) -> None:
         claim = c.claim or Claim("")
         rows.append(
             (
-                c.id, c.provider, c.kind, c.name, c.owner, json.dumps(list(c.consumers)),
-                c.privilege, c.created, c.last_rotated, c.expires, json.dumps(list(c.tags)),
-                claim.status, claim.claimant, claim.date, json.dumps(c.extra, sort_keys=True),
-                source, now, now,
+                c.id,
+                c.provider,
+                c.kind,
+                c.name,
+                c.owner,
+                json.dumps(list(c.consumers)),
+                c.privilege,
+                c.created,
+                c.last_rotated,
+                c.expires,
+                json.dumps(list(c.tags)),
+                claim.status,
+                claim.claimant,
+                claim.date,
+                json.dumps(c.extra, sort_keys=True),
+                source,
+                now,
+                now,
             )
         )
         idents.extend((c.id, i) for i in c.identifiers)

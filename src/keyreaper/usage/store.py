@@ -18,13 +18,21 @@ def _dt(value: str | None) -> datetime | None:
 def save(db: Database, attestations: Sequence[Attestation]) -> None:
     rows = [
         (
-            uuid.uuid4().hex, a.credential_id, a.verdict.value, a.window_start.isoformat(),
-            a.window_end.isoformat(), a.computed_at.isoformat(),
+            uuid.uuid4().hex,
+            a.credential_id,
+            a.verdict.value,
+            a.window_start.isoformat(),
+            a.window_end.isoformat(),
+            a.computed_at.isoformat(),
             a.first_use.isoformat() if a.first_use else None,
             a.last_use.isoformat() if a.last_use else None,
-            a.use_count, json.dumps(list(a.distinct_ips)), json.dumps(list(a.distinct_asns)),
-            json.dumps(list(a.distinct_user_agents)), a.last_evidence,
-            json.dumps(list(a.sources_searched)), json.dumps(list(a.gaps)),
+            a.use_count,
+            json.dumps(list(a.distinct_ips)),
+            json.dumps(list(a.distinct_asns)),
+            json.dumps(list(a.distinct_user_agents)),
+            a.last_evidence,
+            json.dumps(list(a.sources_searched)),
+            json.dumps(list(a.gaps)),
             json.dumps(list(a.flags)),
         )
         for a in attestations
