@@ -43,6 +43,7 @@ class Registration:
 BUILTIN_COMMANDS = {
     "init": "keyreaper.cli.init",
     "fingerprint": "keyreaper.cli.fingerprint",
+    "inventory": "keyreaper.cli.inventory",
     "plugins": "keyreaper.cli.plugins",
 }
 
