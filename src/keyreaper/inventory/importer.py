@@ -124,7 +124,7 @@ class _FieldError(ValueError):
 
 def to_credential(raw: dict[str, Any], fp: Fingerprinter) -> tuple[Credential, bool]:
     """Build a Credential from one row; returns it and whether a secret was fingerprinted."""
-    values = {k.strip().lower(): v for k, v in raw.items() if k is not None}
+    values = raw
     provider = str(values.get("provider") or "").strip().lower()
     kind = str(values.get("kind") or "").strip().lower()
     if not provider:
@@ -183,6 +183,8 @@ def to_credential(raw: dict[str, Any], fp: Fingerprinter) -> tuple[Credential, b
 
 def _csv_rows(text: str) -> Iterator[RawRow]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
+    if reader.fieldnames:
+        reader.fieldnames = [f.strip().lower() for f in reader.fieldnames]
     line = reader.line_num + 1
     for row in reader:
         yield RawRow(dict(row), line)
@@ -221,7 +223,7 @@ def _json_rows(text: str, path: str) -> Iterator[RawRow]:
         if not isinstance(item, dict):
             yield RawRow({"__invalid__": type(item).__name__}, line)
         else:
-            yield RawRow(item, line)
+            yield RawRow({str(k).strip().lower(): v for k, v in item.items()}, line)
         pos = end
 
 
@@ -234,7 +236,10 @@ def _jsonl_rows(text: str, path: str) -> Iterator[RawRow]:
         except json.JSONDecodeError as exc:
             yield RawRow({"__invalid__": f"invalid JSON: {exc.msg} at column {exc.colno}"}, number)
             continue
-        yield RawRow(item if isinstance(item, dict) else {"__invalid__": "not an object"}, number)
+        if not isinstance(item, dict):
+            yield RawRow({"__invalid__": "not an object"}, number)
+            continue
+        yield RawRow({str(k).strip().lower(): v for k, v in item.items()}, number)
 
 
 def _yaml_rows(text: str, path: str) -> Iterator[RawRow]:
@@ -259,7 +264,7 @@ def _yaml_rows(text: str, path: str) -> Iterator[RawRow]:
                 continue
             data = loader.construct_mapping(item, deep=True)
             lines = {str(k.value).lower(): k.start_mark.line + 1 for k, _ in item.value}
-            yield RawRow({str(k): v for k, v in data.items()}, line, lines)
+            yield RawRow({str(k).strip().lower(): v for k, v in data.items()}, line, lines)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark else None
@@ -300,6 +305,7 @@ def parse_file(path: Path, fp: Fingerprinter, fmt: str | None = None) -> ParsedF
     else:
         raise InputError(Location(name), f"unknown format {kind!r} (csv, json, yaml)")
     result = ParsedFile()
+    seen_keys: set[frozenset[Any]] = set()
     try:
         for row in rows:
             if "__invalid__" in row.values:
@@ -307,9 +313,10 @@ def parse_file(path: Path, fp: Fingerprinter, fmt: str | None = None) -> ParsedF
                     RowError(Location(name, row.line), str(row.values["__invalid__"]))
                 )
                 continue
-            result.unknown_columns.update(
-                k for k in (str(c).strip().lower() for c in row.values if c) if k not in COLUMNS
-            )
+            keys = frozenset(row.values)
+            if keys not in seen_keys:
+                seen_keys.add(keys)
+                result.unknown_columns.update(k for k in keys if k and k not in COLUMNS)
             if None in row.values:
                 result.errors.append(RowError(Location(name, row.line), "more cells than columns"))
                 continue
