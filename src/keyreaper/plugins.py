@@ -44,6 +44,7 @@ BUILTIN_COMMANDS = {
     "init": "keyreaper.cli.init",
     "fingerprint": "keyreaper.cli.fingerprint",
     "inventory": "keyreaper.cli.inventory",
+    "key": "keyreaper.cli.key",
     "plugins": "keyreaper.cli.plugins",
 }
 

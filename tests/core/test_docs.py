@@ -14,7 +14,9 @@ from keyreaper.inventory.importer import COLUMNS
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
-def _commands(cmd: click.Command, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
+def _commands(
+    cmd: click.Command, path: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], click.Command]]:
     found = [(path, cmd)] if path else []
     if isinstance(cmd, click.Group):
         for name, sub in cmd.commands.items():
