@@ -46,15 +46,31 @@ def generate(path: Path, rows: int = ROWS, seed: int = 7) -> None:
     rng = random.Random(seed)
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["provider", "kind", "identifier", "owner", "tags", "created", "claimed_status",
-                    "secret"])
+        w.writerow(
+            [
+                "provider",
+                "kind",
+                "identifier",
+                "owner",
+                "tags",
+                "created",
+                "claimed_status",
+                "secret",
+            ]
+        )
         for i in range(rows):
-            w.writerow([
-                rng.choice(["okta", "aws", "github", "postgres", "redis", "ssh"]),
-                rng.choice(KINDS), f"id-{i:07d}", f"team-{i % 97}", "prod;bench",
-                "2023-01-01", "unused" if i % 50 == 0 else "",
-                "".join(rng.choices("abcdefghijklmnopqrstuvwxyz0123456789", k=40)),
-            ])
+            w.writerow(
+                [
+                    rng.choice(["okta", "aws", "github", "postgres", "redis", "ssh"]),
+                    rng.choice(KINDS),
+                    f"id-{i:07d}",
+                    f"team-{i % 97}",
+                    "prod;bench",
+                    "2023-01-01",
+                    "unused" if i % 50 == 0 else "",
+                    "".join(rng.choices("abcdefghijklmnopqrstuvwxyz0123456789", k=40)),
+                ]
+            )
 
 
 def main() -> None:
@@ -63,10 +79,17 @@ def main() -> None:
     if not src.exists():
         generate(src)
     env = {"PYTHONPATH": f"{REPO / 'src'}:{REPO}"}
-    timings = alternate([
-        Runner("keyreaper inventory import", [sys.executable, "-c", KEYREAPER, str(src), str(ROWS)], env),
-        Runner("csv + HMAC only (floor)", [sys.executable, "-c", REFERENCE, str(src)], env),
-    ], rounds=3)
+    timings = alternate(
+        [
+            Runner(
+                "keyreaper inventory import",
+                [sys.executable, "-c", KEYREAPER, str(src), str(ROWS)],
+                env,
+            ),
+            Runner("csv + HMAC only (floor)", [sys.executable, "-c", REFERENCE, str(src)], env),
+        ],
+        rounds=3,
+    )
     report(
         f"Inventory import, {ROWS:,} rows into SQLite (target < 10 s)",
         timings,

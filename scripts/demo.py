@@ -34,12 +34,19 @@ def main() -> None:
     shutil.rmtree(WS, ignore_errors=True)
     WS.mkdir()
     subprocess.run([sys.executable, "-m", "keyreaper", "init", str(WS)], check=True)
-    step("Inventory: every credential, with who claims what", "inventory", "import",
-         str(EXAMPLE / "inventory.csv"))
+    step(
+        "Inventory: every credential, with who claims what",
+        "inventory",
+        "import",
+        str(EXAMPLE / "inventory.csv"),
+    )
     step("Credentials someone claims are unused", "inventory", "list", "--tag", "prod")
     step("One credential in detail", "inventory", "show", "smartsheet-svc")
-    step("An analyst looks up a leaked value (stdin, never argv)", "fingerprint",
-         stdin="an-unknown-leaked-value-0123456789\n")
+    step(
+        "An analyst looks up a leaked value (stdin, never argv)",
+        "fingerprint",
+        stdin="an-unknown-leaked-value-0123456789\n",
+    )
     print("\nworkspace:", WS)
 
 
