@@ -1,0 +1,156 @@
+"""An Okta HTTP client that honours Okta's rate limits and follows Link pagination.
+
+Okta reports X-Rate-Limit-Limit / -Remaining / -Reset (UTC epoch seconds) on every response
+and answers 429 past the limit. We wait until the reset before the next call when nothing is
+left, and on 429 wait until the reset (plus a little jitter, bounded by `max_wait`) and retry.
+A wait longer than `max_wait` is not slept here: it becomes TargetUnavailable with
+`retry_after`, so a campaign reschedules the item durably instead of blocking a worker.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+
+from keyreaper.providers.blockers import TargetRefused, TargetUnavailable
+
+RETRYABLE = frozenset({429, 500, 502, 503, 504})
+
+
+class OktaApiError(TargetRefused):
+    """Okta answered with an error body; `status` and `code` (errorCode) say which."""
+
+    def __init__(self, status: int, code: str, summary: str) -> None:
+        super().__init__(f"Okta {status} {code}: {summary}")
+        self.status, self.code, self.summary = status, code, summary
+
+
+def error_of(response: httpx.Response) -> tuple[str, str]:
+    """(errorCode, errorSummary) of an Okta error body, or OAuth's (error, description)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "", response.text[:200]
+    if not isinstance(body, dict):
+        return "", ""
+    if "errorCode" in body:
+        return str(body["errorCode"]), str(body.get("errorSummary", ""))
+    return str(body.get("error", "")), str(body.get("error_description", ""))
+
+
+class OktaHttp:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        max_wait: float = 60.0,
+        max_attempts: int = 5,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            transport=transport,
+            headers={"Accept": "application/json", "User-Agent": "keyreaper"},
+        )
+        self.max_wait, self.max_attempts = max_wait, max_attempts
+        self._sleep, self._clock = sleep, clock
+        self._lock = threading.Lock()
+        # Okta buckets limits per endpoint family; remember the last word on each.
+        self._exhausted_until: dict[str, float] = {}
+        self.waited = 0.0  # total seconds slept for rate limits, for tests and reports
+
+    @staticmethod
+    def bucket(path: str) -> str:
+        parts = httpx.URL(path).path.strip("/").split("/")
+        return "/".join(parts[:3])
+
+    def _wait_for(self, bucket: str) -> None:
+        with self._lock:
+            until = self._exhausted_until.get(bucket, 0.0)
+        delay = until - self._clock()
+        if delay > 0:
+            if delay > self.max_wait:
+                raise TargetUnavailable(f"Okta rate limit on {bucket}", retry_after=delay)
+            self._sleep(delay)
+            self.waited += delay
+
+    def _note_limits(self, bucket: str, response: httpx.Response) -> float | None:
+        """Record the bucket's state; returns the reset time when nothing is left."""
+        remaining = response.headers.get("X-Rate-Limit-Remaining")
+        reset = response.headers.get("X-Rate-Limit-Reset")
+        if reset is None or remaining is None:
+            return None
+        try:
+            left, at = int(remaining), float(reset)
+        except ValueError:
+            return None
+        if left > 0 and response.status_code != 429:
+            return None
+        with self._lock:
+            self._exhausted_until[bucket] = at
+        return at
+
+    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """One logical call: waits out rate limits and retries 429/5xx, never 4xx."""
+        bucket = self.bucket(path)
+        for attempt in range(1, self.max_attempts + 1):
+            self._wait_for(bucket)
+            try:
+                response = self.client.request(method, path, **kw)
+            except httpx.HTTPError as exc:
+                raise TargetUnavailable(f"Okta {method} {bucket}: {type(exc).__name__}") from exc
+            reset = self._note_limits(bucket, response)
+            if response.status_code not in RETRYABLE:
+                return response
+            if attempt == self.max_attempts:
+                break
+            if response.status_code == 429:
+                # Reset is whole seconds; a little jitter keeps parallel workers apart.
+                delay = (reset or self._clock() + 1) - self._clock() + random.uniform(0, 0.25)
+                with self._lock:
+                    self._exhausted_until[bucket] = self._clock() + max(delay, 0.0)
+            else:
+                self._sleep(min(2.0**attempt / 4, self.max_wait))
+        code, summary = error_of(response)
+        retry = None
+        if response.status_code == 429:
+            retry = max(0.0, self._exhausted_until.get(bucket, 0.0) - self._clock())
+        raise TargetUnavailable(
+            f"Okta {method} {bucket}: HTTP {response.status_code} {code} {summary}".strip(),
+            retry_after=retry,
+        )
+
+    def json(self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kw: Any) -> Any:
+        response = self.request(method, path, **kw)
+        if response.status_code not in ok:
+            raise OktaApiError(response.status_code, *error_of(response))
+        return response.json() if response.content else None
+
+    def pages(self, path: str, **kw: Any) -> Iterator[dict[str, Any]]:
+        """Every item of a list endpoint, following Link rel="next" until there is none."""
+        url: str | None = path
+        while url:
+            response = self.request("GET", url, **kw)
+            if response.status_code != 200:
+                raise OktaApiError(response.status_code, *error_of(response))
+            yield from response.json()
+            url = response.links.get("next", {}).get("url")
+            # The API token goes wherever the link points: only ever to our own org.
+            if url and httpx.URL(url).is_absolute_url:
+                if httpx.URL(url).copy_with(path="/", query=None) != self.client.base_url.copy_with(
+                    path="/", query=None
+                ):
+                    raise TargetRefused(f"Okta pagination link leaves the org: {url[:80]}")
+            kw.pop("params", None)  # the next link carries the cursor and limit itself
+
+    def close(self) -> None:
+        self.client.close()
