@@ -80,7 +80,8 @@ class FakeOkta:
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     apps: dict[str, dict[str, Any]] = field(default_factory=dict)
     buckets: dict[str, Bucket] = field(default_factory=dict)
-    log: list[tuple[str, str, int]] = field(default_factory=list)
+    # (method, path, status, unix time, X-Rate-Limit-Reset) of every request served
+    log: list[tuple[str, str, int, float, int]] = field(default_factory=list)
     scopes: set[str] = field(default_factory=lambda: {"keyreaper.probe"})
     lock: threading.RLock = field(default_factory=threading.RLock)
     base_url: str = ""
@@ -240,7 +241,7 @@ class FakeOkta:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         self.base_url = f"http://127.0.0.1:{port}"
         return self.base_url
 
@@ -263,7 +264,8 @@ class FakeOkta:
                 status, payload, extra = self._route(method, path, query, headers, body)
             except OktaError as exc:
                 status, payload, extra = exc.status, exc.body(), {}
-            self.log.append((method, path, status))
+            reset = int(limit_headers["X-Rate-Limit-Reset"])
+            self.log.append((method, path, status, time.time(), reset))
         return status, payload, {**limit_headers, **extra}
 
     def _rate(self, bucket: str) -> tuple[dict[str, str], bool]:

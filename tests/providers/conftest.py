@@ -1,0 +1,29 @@
+"""Fixtures for the cloud providers: moto's server (auth on) and the local Okta org."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.servers.moto import MotoServer, start_moto
+from tests.servers.okta import FakeOkta
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    server = start_moto()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def okta() -> Iterator[FakeOkta]:
+    fake = FakeOkta()
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
