@@ -54,7 +54,9 @@ def key_ids(moto_server: MotoServer, user: str) -> set[str]:
     return {k["AccessKeyId"] for k in got}
 
 
-def test_rotation_scenario_old_key_refused_by_aws(moto_server: MotoServer, aws: AwsIamProvider) -> None:
+def test_rotation_scenario_old_key_refused_by_aws(
+    moto_server: MotoServer, aws: AwsIamProvider
+) -> None:
     user, (old,) = new_user(moto_server)
     old_id, old_secret = old["AccessKeyId"], Secret(old["SecretAccessKey"])
     # The key is used once, so AWS's own last-used record has something to say.
@@ -104,7 +106,9 @@ def test_create_repeated_under_same_tag_replaces_lost_key(
     assert KEY_TAG + first.identifier not in tags(moto_server, user)
 
 
-def test_two_key_limit_blocks_and_deletes_nothing(moto_server: MotoServer, aws: AwsIamProvider) -> None:
+def test_two_key_limit_blocks_and_deletes_nothing(
+    moto_server: MotoServer, aws: AwsIamProvider
+) -> None:
     user, made = new_user(moto_server, keys=2)
     cred = credential_of(aws, made[0]["AccessKeyId"])
     reason = aws.create_blocker(cred)
@@ -116,7 +120,9 @@ def test_two_key_limit_blocks_and_deletes_nothing(moto_server: MotoServer, aws: 
     assert key_ids(moto_server, user) == {k["AccessKeyId"] for k in made}
 
 
-def test_lost_secret_found_by_tag_and_discarded(moto_server: MotoServer, aws: AwsIamProvider) -> None:
+def test_lost_secret_found_by_tag_and_discarded(
+    moto_server: MotoServer, aws: AwsIamProvider
+) -> None:
     user, (old,) = new_user(moto_server)
     cred = credential_of(aws, old["AccessKeyId"])
     lost = aws.create(cred, "campaign=c4 item=1").identifier  # the secret is dropped here

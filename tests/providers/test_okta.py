@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import httpx
 import pytest
 
@@ -184,8 +183,6 @@ def test_pagination_link_to_another_host_is_not_followed(okta: FakeOkta) -> None
         link = '<http://attacker.example/api/v1/api-tokens?after=x>; rel="next"'
         return httpx.Response(200, json=[], headers={"Link": link})
 
-    okta_p.http.client = httpx.Client(
-        base_url=okta.base_url, transport=httpx.MockTransport(evil)
-    )
+    okta_p.http.client = httpx.Client(base_url=okta.base_url, transport=httpx.MockTransport(evil))
     with pytest.raises(Exception, match="leaves the org"):
         list(okta_p.inventory())

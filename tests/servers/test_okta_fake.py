@@ -67,7 +67,9 @@ def test_api_token_object_and_link_pagination(org: tuple[FakeOkta, httpx.Client]
     assert r.status_code == 200 and len(r.json()) == 3
     assert set(r.links) == {"self", "next"}
     token = r.json()[0]
-    assert {"id", "name", "userId", "clientName", "created", "expiresAt", "tokenWindow"} <= set(token)
+    assert {"id", "name", "userId", "clientName", "created", "expiresAt", "tokenWindow"} <= set(
+        token
+    )
     assert "_link" in token and "value" not in token
     seen = [t["id"] for t in r.json()]
     while "next" in r.links:

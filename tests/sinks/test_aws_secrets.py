@@ -53,11 +53,16 @@ def test_deliver_creates_then_versions_and_is_idempotent(moto_server: MotoServer
 def test_raw_format_and_named_target(moto_server: MotoServer) -> None:
     sink = sink_for(moto_server, value_format="raw")
     c = Credential(
-        "okta:oauth_client:ocs1", "okta", "oauth_client", ("ocs1",),
+        "okta:oauth_client:ocs1",
+        "okta",
+        "oauth_client",
+        ("ocs1",),
         extra={"aws_secret_id": "apps/billing/client-secret"},
     )
     sink.deliver(c, NewSecret("ocs2", Secret(CANARY), "campaign=s3"))
-    got = moto_server.client("secretsmanager").get_secret_value(SecretId="apps/billing/client-secret")
+    got = moto_server.client("secretsmanager").get_secret_value(
+        SecretId="apps/billing/client-secret"
+    )
     assert got["SecretString"] == CANARY
 
 

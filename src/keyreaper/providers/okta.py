@@ -24,7 +24,7 @@ from keyreaper.plugins import NewSecret, Probe
 from keyreaper.providers.blockers import CreateBlocked, TargetRefused, TargetUnavailable
 from keyreaper.providers.okta_http import OktaApiError, OktaHttp, error_of
 
-MANUAL_TOKEN = (
+MANUAL_CREATION = (
     "manual creation required: Okta API tokens cannot be created through the API; "
     "create one in the Admin Console (Security > API > Tokens), deliver it, then re-run"
 )
@@ -41,7 +41,7 @@ class OktaProvider:
         base_url: str,
         api_token: Secret,
         *,
-        token_endpoint: str = "/oauth2/default/v1/token",
+        token_endpoint: str = "/oauth2/default/v1/token",  # noqa: S107 - a path
         probe_scope: str = "keyreaper.probe",
         revoke_oauth_tokens: bool = True,
         timeout: float = 10.0,
@@ -178,7 +178,7 @@ class OktaProvider:
 
     def create_blocker(self, credential: Credential, tag: str | None = None) -> str | None:
         if credential.kind == "api_token":
-            return MANUAL_TOKEN
+            return MANUAL_CREATION
         if credential.kind == "session":
             return SESSIONS_NOT_ROTATED
         if credential.kind != "oauth_client":
