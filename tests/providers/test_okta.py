@@ -76,19 +76,34 @@ def test_client_secret_limit_and_lost_secret_cleanup(okta: FakeOkta) -> None:
     app, sid, _ = okta.add_app("reports")
     cred = find(okta_p, sid)
     lost = okta_p.create(cred, "campaign=c3").identifier  # the secret is dropped here
-    reason = okta_p.create_blocker(cred, "campaign=c3") or ""
-    assert "already has 2 client secrets" in reason and "appeared after inventory" in reason
+    # Another campaign finds both slots taken and says which one keyreaper made.
+    reason = okta_p.create_blocker(cred, "campaign=other") or ""
+    assert "already has 2 client secrets" in reason and f"{lost} (made by keyreaper)" in reason
     with pytest.raises(CreateBlocked):
-        okta_p.create(cred, "campaign=c3")
+        okta_p.create(cred, "campaign=other")
     assert len(okta.apps[app]["secrets"]) == 2
 
     assert okta_p.created_by_us(cred, "campaign=c3") == [lost]
+    assert okta_p.created_by_us(cred, "campaign=other") == []
     with pytest.raises(CreateBlocked, match="did not create"):
         okta_p.discard(cred, sid)
     okta_p.discard(cred, lost)  # deactivates, then deletes
     okta_p.discard(cred, lost)
     assert set(okta.apps[app]["secrets"]) == {sid}
-    assert okta_p.create(cred, "campaign=c3").identifier in okta.apps[app]["secrets"]
+
+
+def test_create_repeated_under_same_tag_replaces_lost_secret(okta: FakeOkta) -> None:
+    okta_p = admin_provider(okta)
+    app, sid, _ = okta.add_app("reports")
+    cred = find(okta_p, sid)
+    first = okta_p.create(cred, "campaign=c5")
+    assert okta_p.create_blocker(cred, "campaign=c5") is None  # the lost one will be replaced
+    second = okta_p.create(cred, "campaign=c5")
+    assert set(okta.apps[app]["secrets"]) == {sid, second.identifier}
+    assert okta_p.probe(cred, first.identifier, first.secret).liveness is Liveness.DEAD
+    assert okta_p.probe(cred, second.identifier, second.secret).liveness is Liveness.LIVE
+    listed = [c for c in okta_p.inventory() if c.identifiers[0] == second.identifier]
+    assert listed[0].extra["created_by_keyreaper"] is True
 
 
 def test_sessions_revoked_and_cleared(okta: FakeOkta) -> None:

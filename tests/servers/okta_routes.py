@@ -174,7 +174,15 @@ def create_secret(fake: FakeOkta, q: Any, headers: Any, body: bytes, aid: str) -
             "Api validation failed: client_secret",
             ["client_secret: You can create up to two Secret objects."],
         )
-    sid, _ = fake._new_secret(aid, wanted.get("client_secret"), wanted.get("status", "ACTIVE"))
+    own = wanted.get("client_secret")
+    if own is not None and not (isinstance(own, str) and 14 <= len(own) <= 100):
+        raise OktaError(
+            400,
+            "E0000001",
+            "Api validation failed: client_secret",
+            ["client_secret: 'client_secret' must be between 14 and 100 characters in length."],
+        )
+    sid, _ = fake._new_secret(aid, own, wanted.get("status", "ACTIVE"))
     return 201, fake._secret_json(aid, app["secrets"][sid], reveal=True), {}
 
 

@@ -102,10 +102,11 @@ def test_client_secret_lifecycle(org: tuple[FakeOkta, httpx.Client]) -> None:
     base = f"/api/v1/apps/{app}/credentials/secrets"
     listed = c.get(base).json()
     assert listed[0]["id"] == sid and listed[0]["client_secret"] != value  # masked in lists
+    assert_error(c.post(base, json={"client_secret": "short"}), 400, "E0000001")
     made = c.post(base, json={})
     assert made.status_code == 201 and len(made.json()["client_secret"]) == 64
     assert made.json()["status"] == "ACTIVE" and "deactivate" in made.json()["_links"]
-    assert_error(c.post(base, json={}), 400, "E0000001")  # at most two secrets
+    assert_error(c.post(base, json={"client_secret": "x" * 20}), 400, "E0000001")  # max two
     assert_error(c.delete(f"{base}/{sid}"), 400, "E0000001")  # only inactive ones go
     off = c.post(f"{base}/{sid}/lifecycle/deactivate")
     assert off.json()["status"] == "INACTIVE" and "delete" in off.json()["_links"]

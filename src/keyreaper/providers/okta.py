@@ -9,10 +9,15 @@
 - oauth_client: one credential per client secret of an app; rotated fully through
   /api/v1/apps/{appId}/credentials/secrets (create, deactivate, delete); probed with a
   client_credentials request at the token endpoint (401 invalid_client is the refusal).
+  Okta secrets carry no tags, so the secrets we create start with a visible marker
+  derived from the campaign tag (see `marker`): a resume finds one whose value was lost.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -30,6 +35,22 @@ MANUAL_CREATION = (
 )
 SESSIONS_NOT_ROTATED = "sessions are not rotated: revoke without replacement"
 MAX_CLIENT_SECRETS = 2  # Okta's limit per app
+MARKER_PREFIX = "krp_"
+MARKER_LENGTH = 12  # Okta lists show a secret's first 12 characters
+SECRET_LENGTH = 64  # within Okta's bounds, and >= 32 as client_secret_jwt requires
+
+
+def marker(tag: str) -> str:
+    """The visible start of a secret we make: not secret, names the campaign tag."""
+    digest = hashlib.sha256(tag.encode()).hexdigest()
+    return MARKER_PREFIX + digest[: MARKER_LENGTH - len(MARKER_PREFIX)]
+
+
+def _is_ours(listed: dict[str, Any], tag: str | None) -> bool:
+    shown = str(listed.get("client_secret", ""))
+    if tag is None:
+        return re.fullmatch(MARKER_PREFIX + "[0-9a-f]{8}", shown[:MARKER_LENGTH]) is not None
+    return shown.startswith(marker(tag))
 
 
 class OktaProvider:
@@ -119,9 +140,8 @@ class OktaProvider:
                         "client_id": client["client_id"],
                         "status": s.get("status", ""),
                         "secret_hash": s.get("secret_hash", ""),
-                        # Okta secrets carry no tags: what existed at inventory time is
-                        # what keyreaper did not create (see created_by_us).
                         "app_secret_ids": known,
+                        "created_by_keyreaper": _is_ours(s, None),
                     },
                 )
 
@@ -183,49 +203,51 @@ class OktaProvider:
             return SESSIONS_NOT_ROTATED
         if credential.kind != "oauth_client":
             return f"okta cannot create kind {credential.kind}"
-        found = self._secrets(credential)
+        stale = set(self.created_by_us(credential, tag)) if tag is not None else set()
+        found = [s for s in self._secrets(credential) if s["id"] not in stale]
         if len(found) >= MAX_CLIENT_SECRETS:
-            ours = set(self.created_by_us(credential, tag or ""))
             names = ", ".join(
-                s["id"] + (" (appeared after inventory)" if s["id"] in ours else "") for s in found
+                s["id"] + (" (made by keyreaper)" if _is_ours(s, None) else "") for s in found
             )
             return (
                 f"app {self._app_id(credential)} already has {len(found)} client secrets "
-                f"({names}); Okta allows {MAX_CLIENT_SECRETS}: discard one keyreaper created "
-                "or delete one that is not in use"
+                f"({names}); Okta allows {MAX_CLIENT_SECRETS}: delete one that is not in use, "
+                "keyreaper never deletes a secret it did not create"
             )
         return None
 
     def create(self, credential: Credential, tag: str) -> NewSecret:
+        """A new client secret of our own making, marked so a resume can find it.
+
+        Okta lets the client bring its secret, and lists show a secret's first characters:
+        ours start with MARKER + a digest of the campaign tag, the rest is random."""
         blocker = self.create_blocker(credential, tag)
         if blocker:
-            needs_manual = credential.kind != "session"
-            raise CreateBlocked(blocker, needs_manual=needs_manual)
+            raise CreateBlocked(blocker, needs_manual=credential.kind != "session")
+        for stale in self.created_by_us(credential, tag):  # made before, secret lost
+            self.discard(credential, stale)
+        value = marker(tag) + secrets.token_urlsafe(48)[: SECRET_LENGTH - MARKER_LENGTH]
         made = self._call(
             "POST",
             f"/api/v1/apps/{self._app_id(credential)}/credentials/secrets",
             ok=(200, 201),
-            json={"status": "ACTIVE"},
+            json={"client_secret": value, "status": "ACTIVE"},
         )
-        return NewSecret(identifier=made["id"], secret=Secret(made["client_secret"]), tag=tag)
+        return NewSecret(identifier=made["id"], secret=Secret(value), tag=tag)
 
     def created_by_us(self, credential: Credential, tag: str) -> list[str]:
-        """Client secrets of the app that did not exist at inventory time.
-
-        Okta secrets carry no tag, so this is the best proof available; without an inventory
-        snapshot (extra.app_secret_ids) nothing is claimed."""
-        if credential.kind != "oauth_client" or "app_secret_ids" not in credential.extra:
+        """Client secrets of the app that carry our marker for `tag`."""
+        if credential.kind != "oauth_client":
             return []
-        known = set(credential.extra["app_secret_ids"]) | set(credential.identifiers)
-        return sorted(s["id"] for s in self._secrets(credential) if s["id"] not in known)
+        return sorted(s["id"] for s in self._secrets(credential) if _is_ours(s, tag))
 
     def discard(self, credential: Credential, identifier: str) -> None:
         if credential.kind != "oauth_client":
             raise CreateBlocked(f"okta {credential.kind}: nothing is created, nothing to discard")
-        present = {s["id"] for s in self._secrets(credential)}
-        if identifier not in present:
+        found = {s["id"]: s for s in self._secrets(credential)}
+        if identifier not in found:
             return
-        if identifier not in self.created_by_us(credential, ""):
+        if not _is_ours(found[identifier], None):
             raise CreateBlocked(f"refusing to discard {identifier}: keyreaper did not create it")
         self._revoke_secret(credential, identifier)
 

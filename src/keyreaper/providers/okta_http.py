@@ -13,6 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -41,6 +42,21 @@ def error_of(response: httpx.Response) -> tuple[str, str]:
     if "errorCode" in body:
         return str(body["errorCode"]), str(body.get("errorSummary", ""))
     return str(body.get("error", "")), str(body.get("error_description", ""))
+
+
+def retry_after(response: httpx.Response, now: float) -> float | None:
+    """Retry-After as an absolute time: delta-seconds or an HTTP date (RFC 9110)."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return now + max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
 
 
 class OktaHttp:
@@ -111,18 +127,21 @@ class OktaHttp:
             reset = self._note_limits(bucket, response)
             if response.status_code not in RETRYABLE:
                 return response
-            if attempt == self.max_attempts:
+            # A 5xx to a POST may have acted: never repeat it blindly, let the caller probe.
+            if attempt == self.max_attempts or (response.status_code != 429 and method == "POST"):
                 break
-            if response.status_code == 429:
+            after = retry_after(response, self._clock())
+            if response.status_code == 429 or after is not None:
                 # Reset is whole seconds; a little jitter keeps parallel workers apart.
-                delay = (reset or self._clock() + 1) - self._clock() + random.uniform(0, 0.25)
+                until = max(reset or self._clock() + 1, after or 0.0)
+                delay = until - self._clock() + random.uniform(0, 0.25)
                 with self._lock:
                     self._exhausted_until[bucket] = self._clock() + max(delay, 0.0)
             else:
                 self._sleep(min(2.0**attempt / 4, self.max_wait))
         code, summary = error_of(response)
         retry = None
-        if response.status_code == 429:
+        if response.status_code == 429 or "Retry-After" in response.headers:
             retry = max(0.0, self._exhausted_until.get(bucket, 0.0) - self._clock())
         raise TargetUnavailable(
             f"Okta {method} {bucket}: HTTP {response.status_code} {code} {summary}".strip(),
