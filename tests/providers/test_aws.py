@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from typing import Any
 
@@ -173,3 +174,18 @@ def test_refuses_to_revoke_its_own_key(moto_server: MotoServer, aws: AwsIamProvi
     with pytest.raises(TargetRefused):
         aws.revoke(cred, moto_server.admin_key_id, None)
     assert moto_server.admin_key_id in key_ids(moto_server, cred.owner)
+
+
+def test_no_secret_reaches_logs_or_reprs(
+    moto_server: MotoServer, aws: AwsIamProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # even with every logger at DEBUG
+    _user, (old,) = new_user(moto_server)
+    cred = credential_of(aws, old["AccessKeyId"])
+    new = aws.create(cred, "campaign=c6")
+    aws.probe(cred, new.identifier, new.secret)
+    aws.revoke(cred, old["AccessKeyId"], Secret(old["SecretAccessKey"]))
+    dead = aws.probe(cred, old["AccessKeyId"], Secret(old["SecretAccessKey"]))
+    text = caplog.text + repr(new) + repr(cred) + dead.evidence + json.dumps(cred.extra)
+    assert new.secret.reveal() not in text
+    assert old["SecretAccessKey"] not in text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 import pytest
 
@@ -201,3 +203,17 @@ def test_pagination_link_to_another_host_is_not_followed(okta: FakeOkta) -> None
     okta_p.http.client = httpx.Client(base_url=okta.base_url, transport=httpx.MockTransport(evil))
     with pytest.raises(Exception, match="leaves the org"):
         list(okta_p.inventory())
+
+
+def test_no_secret_reaches_logs_or_reprs(okta: FakeOkta, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    okta_p = admin_provider(okta)
+    _app, sid, value = okta.add_app("svc")
+    cred = find(okta_p, sid)
+    new = okta_p.create(cred, "campaign=c7")
+    okta_p.probe(cred, new.identifier, new.secret)
+    okta_p.revoke(cred, sid, Secret(value))
+    dead = okta_p.probe(cred, sid, Secret(value))
+    text = caplog.text + repr(new) + repr(cred) + dead.evidence + repr(okta_p.__dict__)
+    assert new.secret.reveal() not in text and value not in text
+    assert okta_p._token.reveal() not in text

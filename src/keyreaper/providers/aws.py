@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,15 @@ TRANSIENT = frozenset(
 )
 MAX_KEYS_PER_USER = 2
 _TAG_UNSAFE = re.compile(r"[^\w .:/=+\-@]")
+
+
+def quiet_sdk_logs() -> None:
+    """botocore logs whole response bodies at DEBUG, CreateAccessKey's secret included,
+    before we can wrap it in a Secret: keep its loggers at INFO whatever the root says."""
+    for name in ("botocore", "boto3", "urllib3"):
+        logger = logging.getLogger(name)
+        if logger.level < logging.INFO:  # NOTSET (0) would inherit a DEBUG root
+            logger.setLevel(logging.INFO)
 
 
 def tag_value(tag: str) -> str:
@@ -69,6 +79,7 @@ class AwsIamProvider:
         session_reuse_window: timedelta = timedelta(hours=1),
     ) -> None:
         boto3 = require("boto3", "aws")
+        quiet_sdk_logs()
         self._config = require("botocore.config", "aws").Config(
             connect_timeout=timeout,
             read_timeout=timeout,

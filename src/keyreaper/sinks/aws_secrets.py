@@ -15,6 +15,7 @@ from typing import Any
 from keyreaper.domain import Credential, Secret
 from keyreaper.extras import require
 from keyreaper.plugins import NewSecret
+from keyreaper.providers.aws import quiet_sdk_logs
 from keyreaper.providers.blockers import TargetUnavailable
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9/_+=.@-]")
@@ -46,6 +47,7 @@ class AwsSecretsManagerSink:
         if value_format not in VALUE_FORMATS:
             raise ValueError(f"value_format must be one of {', '.join(VALUE_FORMATS)}")
         boto3 = require("boto3", "aws")
+        quiet_sdk_logs()  # the secret value is in PutSecretValue's request body
         config = require("botocore.config", "aws").Config(
             connect_timeout=timeout,
             read_timeout=timeout,
