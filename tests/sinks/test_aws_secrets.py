@@ -69,3 +69,28 @@ def test_raw_format_and_named_target(moto_server: MotoServer) -> None:
 def test_bad_value_format_is_refused() -> None:
     with pytest.raises(ValueError, match="value_format"):
         AwsSecretsManagerSink(value_format="yaml")
+
+
+def test_rotated_key_delivered_to_secrets_manager_works(moto_server: MotoServer) -> None:
+    """create -> deliver -> read back what was delivered -> it authenticates; old one dies."""
+    from keyreaper.domain import Liveness
+    from keyreaper.providers.aws import AwsIamProvider
+
+    iam = moto_server.client("iam")
+    iam.create_user(UserName="svc-delivery")
+    old = iam.create_access_key(UserName="svc-delivery")["AccessKey"]
+    options = {  # as a campaign targets file passes them
+        "endpoint_url": moto_server.url,
+        "access_key_id": moto_server.admin_key_id,
+        "secret_access_key": Secret(moto_server.admin_secret),
+    }
+    aws, sink = AwsIamProvider(**options), AwsSecretsManagerSink(**options)  # type: ignore[arg-type]
+    c = next(c for c in aws.inventory() if c.identifiers[0] == old["AccessKeyId"])
+    new = aws.create(c, "campaign=s4")
+    sink.deliver(c, new)
+    stored = moto_server.client("secretsmanager").get_secret_value(SecretId=sink.secret_name(c))
+    delivered = json.loads(stored["SecretString"])
+    probe = aws.probe(c, delivered["id"], Secret(delivered["secret"]))
+    assert probe.liveness is Liveness.LIVE
+    aws.revoke(c, old["AccessKeyId"], None)
+    assert aws.probe(c, old["AccessKeyId"], Secret(old["SecretAccessKey"])).auth_refused

@@ -76,7 +76,7 @@ class AwsIamProvider:
         session_token: Secret | None = None,
         profile: str | None = None,
         timeout: float = 10.0,
-        session_reuse_window: timedelta = timedelta(hours=1),
+        session_reuse_seconds: float = 3600.0,
     ) -> None:
         boto3 = require("boto3", "aws")
         quiet_sdk_logs()
@@ -97,7 +97,7 @@ class AwsIamProvider:
             profile_name=profile,
             region_name=region,
         )
-        self.session_reuse_window = session_reuse_window
+        self.session_reuse = timedelta(seconds=session_reuse_seconds)
         self._iam = self._client("iam")
 
     def _client(self, service: str, session: Any = None) -> Any:
@@ -320,7 +320,7 @@ class AwsIamProvider:
         Deleting a key does not end sessions it already made with sts:GetSessionToken or
         GetFederationToken. An inline user policy denying all actions when aws:TokenIssueTime
         is before now ends them; long-term keys carry no token issue time and are unaffected.
-        A cutoff set within `session_reuse_window` is kept, so a repeat does not move it.
+        A cutoff set within `session_reuse_seconds` is kept, so a repeat does not move it.
         Returns 1 when a cutoff was set, 0 when a recent one was already in place."""
         user = self.user_of(credential)
         now = datetime.now(UTC).replace(microsecond=0)
@@ -330,7 +330,7 @@ class AwsIamProvider:
             if isinstance(document, str):
                 document = json.loads(document)
             cutoff = document["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
-            if now - datetime.fromisoformat(cutoff) < self.session_reuse_window:
+            if now - datetime.fromisoformat(cutoff) < self.session_reuse:
                 return 0
         except self._errors.ClientError as exc:
             if self._code(exc) != "NoSuchEntity":

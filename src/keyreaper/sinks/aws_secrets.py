@@ -21,12 +21,13 @@ from keyreaper.providers.blockers import TargetUnavailable
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9/_+=.@-]")
 _TOKEN_NS = uuid.UUID("6f1d3a52-5c1e-4b7a-9d0e-6b2a7c1f4e90")
 VALUE_FORMATS = ("json", "raw")
+DEFAULT_NAME = "keyreaper/{provider}/{kind}/{identifier}"
 
 
 class AwsSecretsManagerSink:
     """Writes `{"id": <identifier>, "secret": <value>}` (or the bare value) as AWSCURRENT.
 
-    `name` is a template over the credential: {provider}, {kind}, {identifier}, {id}, {name};
+    `secret_name` is a template over the credential: {provider}, {kind}, {identifier}, {id}, {name};
     a credential may name its own target with extra["aws_secret_id"]."""
 
     name = "aws_secrets"
@@ -34,7 +35,7 @@ class AwsSecretsManagerSink:
     def __init__(
         self,
         *,
-        name: str = "keyreaper/{provider}/{kind}/{identifier}",
+        secret_name: str = DEFAULT_NAME,
         region: str = "us-east-1",
         endpoint_url: str | None = None,
         access_key_id: str | None = None,
@@ -63,7 +64,7 @@ class AwsSecretsManagerSink:
         self._client: Any = session.client(
             "secretsmanager", endpoint_url=endpoint_url, config=config
         )
-        self.template = name
+        self.template = secret_name
         self.value_format = value_format
         self.kms_key_id = kms_key_id
 
