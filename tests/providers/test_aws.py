@@ -189,3 +189,27 @@ def test_no_secret_reaches_logs_or_reprs(
     text = caplog.text + repr(new) + repr(cred) + dead.evidence + json.dumps(cred.extra)
     assert new.secret.reveal() not in text
     assert old["SecretAccessKey"] not in text
+
+
+def test_user_found_from_key_when_inventory_lacks_it(
+    moto_server: MotoServer, aws: AwsIamProvider
+) -> None:
+    user, (old,) = new_user(moto_server)
+    bare = Credential(
+        f"aws:access_key:{old['AccessKeyId']}", "aws", "access_key", (old["AccessKeyId"],)
+    )
+    assert aws.user_of(bare) == user
+    aws.revoke(bare, old["AccessKeyId"], None)
+    assert key_ids(moto_server, user) == set()
+
+
+def test_permission_errors_are_refusals_not_retries(moto_server: MotoServer) -> None:
+    user, (old,) = new_user(moto_server)  # may only iam:GetUser
+    weak = AwsIamProvider(
+        endpoint_url=moto_server.url,
+        access_key_id=old["AccessKeyId"],
+        secret_access_key=Secret(old["SecretAccessKey"]),
+    )
+    cred = Credential("aws:access_key:AKIAX", "aws", "access_key", ("AKIAX",), owner=user)
+    with pytest.raises(TargetRefused, match="AccessDenied"):
+        weak.create(cred, "campaign=c7")

@@ -60,6 +60,14 @@ def _iso(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value or "")
 
 
+class AwsRefused(TargetRefused):
+    """IAM said no (AccessDenied, NoSuchEntity, LimitExceeded...); `code` says which."""
+
+    def __init__(self, operation: str, code: str, message: str) -> None:
+        super().__init__(f"iam {operation}: {message}")
+        self.code = code
+
+
 class AwsIamProvider:
     """IAM users' access keys. `endpoint_url` points at another endpoint (moto, a VPC one)."""
 
@@ -99,6 +107,13 @@ class AwsIamProvider:
         )
         self.session_reuse = timedelta(seconds=session_reuse_seconds)
         self._iam = self._client("iam")
+        self._iam_once = self._session.client(
+            "iam",
+            endpoint_url=endpoint_url,
+            config=self._config.merge(
+                require("botocore.config", "aws").Config(retries={"max_attempts": 1})
+            ),
+        )
 
     def _client(self, service: str, session: Any = None) -> Any:
         return (session or self._session).client(
@@ -107,29 +122,29 @@ class AwsIamProvider:
 
     # -- calls, with AWS's failures sorted into ours ---------------------------------------
 
-    def _call(self, operation: str, **params: Any) -> Any:
+    def _call(self, operation: str, *, once: bool = False, **params: Any) -> Any:
+        """An IAM call; `once` disables botocore's retries for calls that must not repeat."""
+        client = self._iam_once if once else self._iam
         try:
-            return getattr(self._iam, operation)(**params)
+            return getattr(client, operation)(**params)
         except self._errors.ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+            code = str(exc.response.get("Error", {}).get("Code", ""))
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             if code in TRANSIENT or status >= 500:
                 raise TargetUnavailable(f"iam {operation}: {code} (HTTP {status})") from exc
-            raise
+            raise AwsRefused(operation, code, str(exc)) from exc
         except self._errors.BotoCoreError as exc:
             raise TargetUnavailable(f"iam {operation}: {type(exc).__name__}: {exc}") from exc
 
-    def _code(self, exc: BaseException) -> str:
-        if isinstance(exc, self._errors.ClientError):
-            return str(exc.response.get("Error", {}).get("Code", ""))
-        return ""
-
-    @staticmethod
-    def user_of(credential: Credential) -> str:
+    def user_of(self, credential: Credential) -> str:
+        """The owning IAM user: from inventory, else AWS says it for the key id."""
         user = credential.extra.get("user_name") or credential.owner
-        if not user:
-            raise TargetRefused(f"{credential.id}: no IAM user name (extra.user_name or owner)")
-        return str(user)
+        if user:
+            return str(user)
+        got = self._call("get_access_key_last_used", AccessKeyId=credential.identifiers[0])
+        if not got.get("UserName"):
+            raise TargetRefused(f"{credential.id}: AWS names no IAM user for this key")
+        return str(got["UserName"])
 
     def _keys(self, user: str) -> list[dict[str, Any]]:
         keys: list[dict[str, Any]] = []
@@ -197,7 +212,7 @@ class AwsIamProvider:
         try:
             who = sts.get_caller_identity()
         except self._errors.ClientError as exc:
-            code = self._code(exc)
+            code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in AUTH_REFUSALS:
                 return Probe(Liveness.DEAD, f"sts:GetCallerIdentity refused: {code}", True)
             return Probe(Liveness.UNKNOWN, f"sts:GetCallerIdentity error: {code or exc}")
@@ -234,7 +249,9 @@ class AwsIamProvider:
         before = sorted(k["AccessKeyId"] for k in self._keys(user))
         pending = _pending_key(tag)
         self._call("tag_user", UserName=user, Tags=[{"Key": pending, "Value": " ".join(before)}])
-        made = self._call("create_access_key", UserName=user)["AccessKey"]
+        # Never retried by botocore: a repeat after a lost answer would make a second key.
+        # A lost answer surfaces as TargetUnavailable; the pending tag then finds the key.
+        made = self._call("create_access_key", once=True, UserName=user)["AccessKey"]
         key_id = made["AccessKeyId"]
         self._call(
             "tag_user", UserName=user, Tags=[{"Key": KEY_TAG + key_id, "Value": tag_value(tag)}]
@@ -294,8 +311,8 @@ class AwsIamProvider:
                 )
             if status is not None:
                 self._call("delete_access_key", UserName=user, AccessKeyId=key_id)
-        except self._errors.ClientError as exc:
-            if self._code(exc) != "NoSuchEntity":  # deleted meanwhile: the goal is reached
+        except AwsRefused as exc:
+            if exc.code != "NoSuchEntity":  # deleted meanwhile: the goal is reached
                 raise
         self._untag_key(user, key_id)
 
@@ -332,8 +349,8 @@ class AwsIamProvider:
             cutoff = document["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
             if now - datetime.fromisoformat(cutoff) < self.session_reuse:
                 return 0
-        except self._errors.ClientError as exc:
-            if self._code(exc) != "NoSuchEntity":
+        except AwsRefused as exc:
+            if exc.code != "NoSuchEntity":
                 raise
         self._call(
             "put_user_policy",
