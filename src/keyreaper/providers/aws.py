@@ -175,29 +175,38 @@ class AwsIamProvider:
             "region": str(used.get("Region", "")),
         }
 
+    def _users(self) -> Iterator[dict[str, Any]]:
+        marker: str | None = None
+        while True:
+            params: dict[str, Any] = {"Marker": marker} if marker else {}
+            page = self._call("list_users", **params)
+            yield from page.get("Users", [])
+            if not page.get("IsTruncated"):
+                return
+            marker = page["Marker"]
+
     def inventory(self) -> Iterator[Credential]:
-        for page in self._iam.get_paginator("list_users").paginate():
-            for user in page.get("Users", []):
-                name = user["UserName"]
-                tags = self._tags(name)
-                for key in self._keys(name):
-                    key_id = key["AccessKeyId"]
-                    yield Credential(
-                        id=Credential.make_id(self.name, "access_key", key_id),
-                        provider=self.name,
-                        kind="access_key",
-                        identifiers=(key_id, user["Arn"]),
-                        name=f"{name}/{key_id}",
-                        owner=name,
-                        created=_iso(key.get("CreateDate")),
-                        extra={
-                            "user_name": name,
-                            "user_arn": user["Arn"],
-                            "status": key.get("Status", ""),
-                            "last_used": self.last_used(key_id),
-                            "created_by_keyreaper": tags.get(KEY_TAG + key_id, ""),
-                        },
-                    )
+        for user in self._users():
+            name = user["UserName"]
+            tags = self._tags(name)
+            for key in self._keys(name):
+                key_id = key["AccessKeyId"]
+                yield Credential(
+                    id=Credential.make_id(self.name, "access_key", key_id),
+                    provider=self.name,
+                    kind="access_key",
+                    identifiers=(key_id, user["Arn"]),
+                    name=f"{name}/{key_id}",
+                    owner=name,
+                    created=_iso(key.get("CreateDate")),
+                    extra={
+                        "user_name": name,
+                        "user_arn": user["Arn"],
+                        "status": key.get("Status", ""),
+                        "last_used": self.last_used(key_id),
+                        "created_by_keyreaper": tags.get(KEY_TAG + key_id, ""),
+                    },
+                )
 
     # -- probe ------------------------------------------------------------------------------
 
