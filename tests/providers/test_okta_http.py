@@ -91,3 +91,12 @@ def test_retry_after_http_date() -> None:
     response = httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
     assert retry_after(response, 0.0) == 1445412480.0
     assert retry_after(httpx.Response(429, headers={"Retry-After": "soon"}), 0.0) is None
+
+
+def test_cookies_never_outlive_a_call() -> None:
+    clock, seen = Clock(), []
+    set_sid = httpx.Response(200, json={}, headers={"Set-Cookie": "sid=102abcdef; Path=/"})
+    http = client([set_sid, httpx.Response(200, json={})], clock, seen)
+    http.request("GET", "/api/v1/sessions/me", headers={"Cookie": "sid=mine"})
+    http.request("GET", "/api/v1/users/me")
+    assert "cookie" not in {k.lower() for k in seen[1].headers}

@@ -124,6 +124,10 @@ class OktaHttp:
                 response = self.client.request(method, path, **kw)
             except httpx.HTTPError as exc:
                 raise TargetUnavailable(f"Okta {method} {bucket}: {type(exc).__name__}") from exc
+            finally:
+                # No cookie may outlive its call: a `sid` set by Okta would otherwise ride
+                # along with the next probe or admin request.
+                self.client.cookies.clear()
             reset = self._note_limits(bucket, response)
             if response.status_code not in RETRYABLE:
                 return response
