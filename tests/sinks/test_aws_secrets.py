@@ -94,3 +94,15 @@ def test_rotated_key_delivered_to_secrets_manager_works(moto_server: MotoServer)
     assert probe.liveness is Liveness.LIVE
     aws.revoke(c, old["AccessKeyId"], None)
     assert aws.probe(c, old["AccessKeyId"], Secret(old["SecretAccessKey"])).auth_refused
+
+
+def test_secret_scheduled_for_deletion_is_restored(moto_server: MotoServer) -> None:
+    sink = sink_for(moto_server)
+    c = cred("AKIAOLD0000000000009")
+    sink.deliver(c, NewSecret("AKIANEW0000000000008", Secret(CANARY), "campaign=s5"))
+    sm = moto_server.client("secretsmanager")
+    sm.delete_secret(SecretId=sink.secret_name(c), RecoveryWindowInDays=7)
+    sink.deliver(c, NewSecret("AKIANEW0000000000009", Secret(CANARY), "campaign=s6"))
+    got = sm.get_secret_value(SecretId=sink.secret_name(c))
+    assert json.loads(got["SecretString"])["id"] == "AKIANEW0000000000009"
+    assert "DeletedDate" not in sm.describe_secret(SecretId=sink.secret_name(c))

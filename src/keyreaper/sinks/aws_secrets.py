@@ -103,7 +103,10 @@ class AwsSecretsManagerSink:
 
     def _put(self, secret_id: str, credential: Credential, new: NewSecret, token: str) -> Any:
         try:
-            self._client.describe_secret(SecretId=secret_id)
+            described = self._client.describe_secret(SecretId=secret_id)
+            if described.get("DeletedDate"):
+                # Scheduled for deletion: a new version would be refused; bring it back.
+                self._client.restore_secret(SecretId=secret_id)
         except self._errors.ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
                 raise
