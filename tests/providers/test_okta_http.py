@@ -44,7 +44,7 @@ def client(responses: list[httpx.Response], clock: Clock, seen: list[httpx.Reque
 
 
 def test_retry_after_seconds_is_honoured() -> None:
-    clock, seen = Clock(), []
+    clock, seen = Clock(), list[httpx.Request]()
     http = client(
         [httpx.Response(503, headers={"Retry-After": "7"}), httpx.Response(200, json=[])],
         clock,
@@ -55,7 +55,7 @@ def test_retry_after_seconds_is_honoured() -> None:
 
 
 def test_429_waits_for_reset_header() -> None:
-    clock, seen = Clock(), []
+    clock, seen = Clock(), list[httpx.Request]()
     reset = int(clock.now) + 5
     limited = httpx.Response(
         429,
@@ -72,7 +72,7 @@ def test_429_waits_for_reset_header() -> None:
 
 
 def test_a_failed_post_is_not_repeated_blindly() -> None:
-    clock, seen = Clock(), []
+    clock, seen = Clock(), list[httpx.Request]()
     http = client([httpx.Response(500), httpx.Response(201, json={})], clock, seen)
     with pytest.raises(TargetUnavailable):
         http.request("POST", "/api/v1/apps/0oa1/credentials/secrets", json={})
@@ -80,7 +80,7 @@ def test_a_failed_post_is_not_repeated_blindly() -> None:
 
 
 def test_get_5xx_is_retried_then_given_up() -> None:
-    clock, seen = Clock(), []
+    clock, seen = Clock(), list[httpx.Request]()
     http = client([httpx.Response(502) for _ in range(5)], clock, seen)
     with pytest.raises(TargetUnavailable, match="HTTP 502"):
         http.request("GET", "/api/v1/api-tokens")
@@ -94,7 +94,7 @@ def test_retry_after_http_date() -> None:
 
 
 def test_cookies_never_outlive_a_call() -> None:
-    clock, seen = Clock(), []
+    clock, seen = Clock(), list[httpx.Request]()
     set_sid = httpx.Response(200, json={}, headers={"Set-Cookie": "sid=102abcdef; Path=/"})
     http = client([set_sid, httpx.Response(200, json={})], clock, seen)
     http.request("GET", "/api/v1/sessions/me", headers={"Cookie": "sid=mine"})

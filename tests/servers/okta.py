@@ -42,7 +42,9 @@ def now_iso(delta: timedelta = timedelta()) -> str:
 
 
 class OktaError(Exception):
-    def __init__(self, status: int, code: str, summary: str, causes: list[str] = ()) -> None:  # type: ignore[assignment]
+    def __init__(
+        self, status: int, code: str, summary: str, causes: tuple[str, ...] | list[str] = ()
+    ) -> None:
         super().__init__(summary)
         self.status, self.code, self.summary, self.causes = status, code, summary, list(causes)
 

@@ -50,7 +50,8 @@ def route(
                 raise OktaError(
                     405, "E0000022", "The endpoint does not support the provided HTTP method"
                 )
-            return handler(fake, query, headers, body, *[unquote(g) for g in m.groups()])
+            answer: Response = handler(fake, query, headers, body, *map(unquote, m.groups()))
+            return answer
     raise OktaError(404, "E0000008", "The requested path was not found")
 
 
