@@ -6,17 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.servers.moto import MotoServer, start_moto
+from tests.servers.moto import MotoServer, shared_moto
 from tests.servers.okta import FakeOkta
 
 
 @pytest.fixture(scope="session")
-def moto_server() -> Iterator[MotoServer]:
-    server = start_moto()
-    try:
-        yield server
-    finally:
-        server.stop()
+def moto_server() -> MotoServer:
+    return shared_moto()
 
 
 @pytest.fixture

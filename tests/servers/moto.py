@@ -9,6 +9,7 @@ Note: moto does not refuse an *inactive* key (real AWS does); only deletion is e
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import subprocess
@@ -100,3 +101,16 @@ def _check_auth_is_on(server: MotoServer) -> None:
             return
         raise
     raise RuntimeError("moto accepted an unknown access key: authentication is off")
+
+
+_shared: MotoServer | None = None
+
+
+def shared_moto() -> MotoServer:
+    """One moto server per test process, whichever test folder asks first; stopped at exit.
+    Tests isolate themselves by unique IAM user and secret names."""
+    global _shared
+    if _shared is None or _shared.process.poll() is not None:
+        _shared = start_moto()
+        atexit.register(_shared.stop)
+    return _shared
