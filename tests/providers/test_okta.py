@@ -138,7 +138,7 @@ def test_sessions_revoked_and_cleared(okta: FakeOkta) -> None:
 
 
 def test_inventory_follows_link_pagination(okta: FakeOkta) -> None:
-    okta_p = admin_provider(okta)
+    okta_p = admin_provider(okta, page_size=20)
     user = okta.add_user("svc@example.com")
     made = {okta.add_api_token(user, f"t{i}")[0] for i in range(45)}
     listed = [c.identifiers[0] for c in okta_p.inventory() if c.kind == "api_token"]
@@ -149,7 +149,7 @@ def test_inventory_follows_link_pagination(okta: FakeOkta) -> None:
 
 
 def test_remaining_zero_waits_for_reset_before_next_call(okta: FakeOkta) -> None:
-    okta_p = admin_provider(okta)
+    okta_p = admin_provider(okta, page_size=20)
     user = okta.add_user("svc@example.com")
     for i in range(45):
         okta.add_api_token(user, f"t{i}")
