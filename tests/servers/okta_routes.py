@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlencode
 
@@ -18,7 +19,11 @@ DEFAULT_LIMIT = 20
 
 
 def paginate(
-    fake: FakeOkta, path: str, query: dict[str, list[str]], items: list[dict[str, Any]]
+    fake: FakeOkta,
+    path: str,
+    query: dict[str, list[str]],
+    items: list[dict[str, Any]],
+    render: Callable[[dict[str, Any]], dict[str, Any]] = lambda item: item,
 ) -> Response:
     """Cursor pagination: `after` is the id of the last item seen; Link announces the rest."""
     try:
@@ -36,7 +41,7 @@ def paginate(
     if start + limit < len(items):
         cursor = urlencode({"after": page[-1]["id"], "limit": limit})
         links.append(f'<{fake.base_url}{path}?{cursor}>; rel="next"')
-    return 200, page, {"Link": ", ".join(links)}
+    return 200, [render(i) for i in page], {"Link": ", ".join(links)}
 
 
 def route(
@@ -82,8 +87,8 @@ def clear_user_sessions(fake: FakeOkta, q: Any, headers: Any, body: bytes, uid: 
 
 def list_tokens(fake: FakeOkta, q: Any, headers: Any, body: bytes) -> Response:
     fake.caller(headers)
-    items = [fake._token_json(t) for t in fake.tokens.values()]
-    return paginate(fake, "/api/v1/api-tokens", q, items)
+    items = list(fake.tokens.values())
+    return paginate(fake, "/api/v1/api-tokens", q, items, fake._token_json)
 
 
 def get_token(fake: FakeOkta, q: Any, headers: Any, body: bytes, tid: str) -> Response:
@@ -137,7 +142,7 @@ def revoke_session(fake: FakeOkta, q: Any, headers: Any, body: bytes, sid: str) 
 
 def list_apps(fake: FakeOkta, q: Any, headers: Any, body: bytes) -> Response:
     fake.caller(headers)
-    return paginate(fake, "/api/v1/apps", q, [fake._app_json(a) for a in fake.apps.values()])
+    return paginate(fake, "/api/v1/apps", q, list(fake.apps.values()), fake._app_json)
 
 
 def _app(fake: FakeOkta, aid: str) -> dict[str, Any]:
