@@ -213,3 +213,17 @@ def test_permission_errors_are_refusals_not_retries(moto_server: MotoServer) -> 
     cred = Credential("aws:access_key:AKIAX", "aws", "access_key", ("AKIAX",), owner=user)
     with pytest.raises(TargetRefused, match="AccessDenied"):
         weak.create(cred, "campaign=c7")
+
+
+def test_user_deleted_meanwhile_means_key_gone(
+    moto_server: MotoServer, aws: AwsIamProvider
+) -> None:
+    user, (old,) = new_user(moto_server)
+    cred = credential_of(aws, old["AccessKeyId"])
+    iam = moto_server.client("iam")
+    iam.delete_access_key(UserName=user, AccessKeyId=old["AccessKeyId"])
+    iam.delete_user_policy(UserName=user, PolicyName="self")
+    iam.delete_user(UserName=user)
+    aws.revoke(cred, old["AccessKeyId"], None)  # the goal is already reached
+    assert aws.created_by_us(cred, "campaign=c8") == []
+    assert aws.probe(cred, old["AccessKeyId"], Secret(old["SecretAccessKey"])).auth_refused

@@ -217,3 +217,14 @@ def test_no_secret_reaches_logs_or_reprs(okta: FakeOkta, caplog: pytest.LogCaptu
     text = caplog.text + repr(new) + repr(cred) + dead.evidence + repr(okta_p.__dict__)
     assert new.secret.reveal() not in text and value not in text
     assert okta_p._token.reveal() not in text
+
+
+def test_app_deleted_meanwhile_means_secret_gone(okta: FakeOkta) -> None:
+    okta_p = admin_provider(okta)
+    app, sid, value = okta.add_app("gone")
+    cred = find(okta_p, sid)
+    del okta.apps[app]
+    okta_p.revoke(cred, sid, Secret(value))
+    assert okta_p.created_by_us(cred, "campaign=c9") == []
+    dead = okta_p.probe(cred, sid, Secret(value))
+    assert dead.liveness is Liveness.DEAD and "invalid_client" in dead.evidence

@@ -153,14 +153,24 @@ class AwsIamProvider:
             params: dict[str, Any] = {"UserName": user}
             if marker:
                 params["Marker"] = marker
-            page = self._call("list_access_keys", **params)
+            try:
+                page = self._call("list_access_keys", **params)
+            except AwsRefused as exc:
+                if exc.code == "NoSuchEntity":  # the user is gone, and its keys with it
+                    return []
+                raise
             keys.extend(page.get("AccessKeyMetadata", []))
             if not page.get("IsTruncated"):
                 return keys
             marker = page["Marker"]
 
     def _tags(self, user: str) -> dict[str, str]:
-        tags = self._call("list_user_tags", UserName=user).get("Tags", [])
+        try:
+            tags = self._call("list_user_tags", UserName=user).get("Tags", [])
+        except AwsRefused as exc:
+            if exc.code == "NoSuchEntity":
+                return {}
+            raise
         return {t["Key"]: t["Value"] for t in tags}
 
     # -- inventory and usage evidence -------------------------------------------------------

@@ -194,9 +194,14 @@ class OktaProvider:
     # -- create / discard -------------------------------------------------------------------
 
     def _secrets(self, credential: Credential) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = self._call(
-            "GET", f"/api/v1/apps/{self._app_id(credential)}/credentials/secrets"
-        )
+        try:
+            found: list[dict[str, Any]] = self._call(
+                "GET", f"/api/v1/apps/{self._app_id(credential)}/credentials/secrets"
+            )
+        except OktaApiError as exc:
+            if exc.status == 404:  # the app is gone, and its secrets with it
+                return []
+            raise
         return found
 
     def create_blocker(self, credential: Credential, tag: str | None = None) -> str | None:
