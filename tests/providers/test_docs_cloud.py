@@ -31,5 +31,7 @@ def test_registries_and_kinds_are_documented() -> None:
     assert SINKS["aws_secrets"].endswith(":AwsSecretsManagerSink")
     for cls in (AwsIamProvider, OktaProvider):
         assert f"`{cls.name}`" in DOC
+        assert set(cls.creates) == set(cls.kinds)
+        assert set(cls.creates.values()) <= {"api", "manual", "never"}
         for kind in cls.kinds:
             assert f"`{kind}`" in DOC

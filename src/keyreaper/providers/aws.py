@@ -73,6 +73,9 @@ class AwsIamProvider:
 
     name = "aws"
     kinds = ("access_key",)
+    # How a new secret comes to be, per kind, known without a network call (for a plan):
+    # "api" = create() makes it; "manual" = a person must; "never" = revoke only.
+    creates = {"access_key": "api"}
 
     def __init__(
         self,

@@ -56,6 +56,8 @@ def _is_ours(listed: dict[str, Any], tag: str | None) -> bool:
 class OktaProvider:
     name = "okta"
     kinds = ("api_token", "session", "oauth_client")
+    # See AwsIamProvider.creates: Okta has no API to create an API token.
+    creates = {"api_token": "manual", "session": "never", "oauth_client": "api"}
 
     def __init__(
         self,
