@@ -1,25 +1,3 @@
-"""Fixtures for the cloud providers: moto's server (auth on) and the local Okta org."""
+from tests.servers.cloud_fixtures import moto_server, okta
 
-from __future__ import annotations
-
-from collections.abc import Iterator
-
-import pytest
-
-from tests.servers.moto import MotoServer, shared_moto
-from tests.servers.okta import FakeOkta
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> MotoServer:
-    return shared_moto()
-
-
-@pytest.fixture
-def okta() -> Iterator[FakeOkta]:
-    fake = FakeOkta()
-    fake.start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
+__all__ = ["moto_server", "okta"]

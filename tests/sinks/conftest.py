@@ -1,5 +1,3 @@
-"""The sinks that talk to AWS use moto's server with authentication on."""
-
-from tests.providers.conftest import moto_server
+from tests.servers.cloud_fixtures import moto_server
 
 __all__ = ["moto_server"]
