@@ -228,3 +228,16 @@ def test_app_deleted_meanwhile_means_secret_gone(okta: FakeOkta) -> None:
     assert okta_p.created_by_us(cred, "campaign=c9") == []
     dead = okta_p.probe(cred, sid, Secret(value))
     assert dead.liveness is Liveness.DEAD and "invalid_client" in dead.evidence
+
+
+def test_errors_name_okta_request_id(okta: FakeOkta) -> None:
+    from keyreaper.providers.okta_http import OktaApiError
+
+    okta_p = admin_provider(okta)
+    cred = Credential("okta:oauth_client:ocsX", "okta", "oauth_client", ("ocsX",),
+                      extra={"app_id": "0oanosuchapp"})  # fmt: skip
+    with pytest.raises(OktaApiError) as failed:
+        okta_p._call("GET", "/api/v1/apps/0oanosuchapp/credentials/secrets/ocsX")
+    assert failed.value.code == "E0000007" and failed.value.request_id.startswith("X")
+    assert failed.value.request_id in str(failed.value)
+    assert okta_p.created_by_us(cred, "t") == []

@@ -268,7 +268,8 @@ class FakeOkta:
                 status, payload, extra = exc.status, exc.body(), {}
             reset = int(limit_headers["X-Rate-Limit-Reset"])
             self.log.append((method, path, status, time.time(), reset))
-        return status, payload, {**limit_headers, **extra}
+        request_id = {"X-Okta-Request-Id": okta_id("X")}  # Okta names every request
+        return status, payload, {**limit_headers, **request_id, **extra}
 
     def _rate(self, bucket: str) -> tuple[dict[str, str], bool]:
         b = self.buckets.setdefault(bucket, Bucket(600, 60.0))

@@ -26,9 +26,19 @@ RETRYABLE = frozenset({429, 500, 502, 503, 504})
 class OktaApiError(TargetRefused):
     """Okta answered with an error body; `status` and `code` (errorCode) say which."""
 
-    def __init__(self, status: int, code: str, summary: str) -> None:
-        super().__init__(f"Okta {status} {code}: {summary}")
+    def __init__(self, status: int, code: str, summary: str, request_id: str = "") -> None:
+        # Okta support finds a request by its X-Okta-Request-Id.
+        suffix = f" (request {request_id})" if request_id else ""
+        super().__init__(f"Okta {status} {code}: {summary}{suffix}")
         self.status, self.code, self.summary = status, code, summary
+        self.request_id = request_id
+
+
+def api_error(response: httpx.Response) -> OktaApiError:
+    code, summary = error_of(response)
+    return OktaApiError(
+        response.status_code, code, summary, response.headers.get("X-Okta-Request-Id", "")
+    )
 
 
 def error_of(response: httpx.Response) -> tuple[str, str]:
@@ -155,7 +165,7 @@ class OktaHttp:
     def json(self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kw: Any) -> Any:
         response = self.request(method, path, **kw)
         if response.status_code not in ok:
-            raise OktaApiError(response.status_code, *error_of(response))
+            raise api_error(response)
         return response.json() if response.content else None
 
     def pages(self, path: str, **kw: Any) -> Iterator[dict[str, Any]]:
@@ -164,7 +174,7 @@ class OktaHttp:
         while url:
             response = self.request("GET", url, **kw)
             if response.status_code != 200:
-                raise OktaApiError(response.status_code, *error_of(response))
+                raise api_error(response)
             yield from response.json()
             url = response.links.get("next", {}).get("url")
             # The API token goes wherever the link points: only ever to our own org.
