@@ -1,0 +1,7 @@
+"""Systems whose credentials keyreaper can list, probe, rotate and revoke; one module each."""
+
+# name -> "module:Class"; imported only when used, so optional SDKs stay optional.
+PROVIDERS = {
+    "aws": "keyreaper.providers.aws:AwsIamProvider",
+    "okta": "keyreaper.providers.okta:OktaProvider",
+}
