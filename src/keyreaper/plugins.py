@@ -44,6 +44,8 @@ BUILTIN_COMMANDS = {
     "init": "keyreaper.cli.init",
     "fingerprint": "keyreaper.cli.fingerprint",
     "plugins": "keyreaper.cli.plugins",
+    "logs": "keyreaper.cli.logs",
+    "usage": "keyreaper.cli.usage",
 }
 
 
