@@ -1,25 +1,25 @@
 """Any JSON lines through a user's TOML field map: a few declarative lines make a source.
 
-    name = "vault_audit"                  # the source name in the event store
-    detect = ['"type":"response"']        # texts that must all appear in the file's head
-    time = ["time"]                       # paths tried in order (ISO-8601 or epoch)
-    usage_event_types = ["response"]      # which event types can show a credential's use
-    container_key = ""                    # e.g. "Records" when a file is {"Records": [...]}
+name = "vault_audit"                  # the source name in the event store
+detect = ['"type":"response"']        # texts that must all appear in the file's head
+time = ["time"]                       # paths tried in order (ISO-8601 or epoch)
+usage_event_types = ["response"]      # which event types can show a credential's use
+container_key = ""                    # e.g. "Records" when a file is {"Records": [...]}
 
-    [fields]                              # column = path or [paths], first present wins
-    event_type = "type"
-    actor_name = "auth.display_name"
-    credential_id = ["auth.accessor", "auth.client_token"]
-    src_ip = "request.remote_address"
+[fields]                              # column = path or [paths], first present wins
+event_type = "type"
+actor_name = "auth.display_name"
+credential_id = ["auth.accessor", "auth.client_token"]
+src_ip = "request.remote_address"
 
-    [constants]                           # fixed column values
-    category = "authentication"
-    credential_kind = "api_token"
+[constants]                           # fixed column values
+category = "authentication"
+credential_kind = "api_token"
 
-    [outcome]                             # value of `path` (lower-cased) -> outcome
-    path = "error"
-    success = [""]
-    failure = ["permission denied"]
+[outcome]                             # value of `path` (lower-cased) -> outcome
+path = "error"
+success = [""]
+failure = ["permission denied"]
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ def _ignore(location: str, reason: str) -> None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: LogSource declares plain attributes
 class JsonSource:
     """name, detection byte-strings, and column -> JSON paths (first present wins)."""
 

@@ -93,9 +93,9 @@ def open_log(path: Path) -> Opened:
     counter = CountingFile(fh)
     buffered = io.BufferedReader(counter, CHUNK)
     if buffered.peek(2)[:2] == GZIP_MAGIC:
-        stream: IO[bytes] = io.BufferedReader(_SafeGzip(buffered), CHUNK)  # type: ignore[arg-type]
+        stream: IO[bytes] = io.BufferedReader(_SafeGzip(buffered), CHUNK)
         return Opened(path, stream, counter, True)
-    return Opened(path, buffered, counter, False)  # type: ignore[arg-type]
+    return Opened(path, buffered, counter, False)
 
 
 def head(path: Path, size: int = 64 * 1024) -> bytes:

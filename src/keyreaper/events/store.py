@@ -22,7 +22,6 @@ import pyarrow.parquet as pq
 
 from keyreaper.events.schema import EVENT_SCHEMA
 
-
 ROW_GROUP = 256 * 1024
 
 
@@ -70,6 +69,7 @@ class EventStore:
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with an `events` view over every file (empty if none)."""
         con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")  # day boundaries and casts are in UTC
         files = self.files()
         if files:
             paths = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)

@@ -11,7 +11,13 @@ from typing import Any
 from keyreaper.events.jsonsource import JsonSource
 from keyreaper.events.records import Row
 
-_AUTH = ("user.login", "user.logout", "user.failed_login", "oauth_authorization.", "personal_access_token.")
+_AUTH = (
+    "user.login",
+    "user.logout",
+    "user.failed_login",
+    "oauth_authorization.",
+    "personal_access_token.",
+)
 
 
 def _adjust(record: dict[str, Any], row: Row) -> None:

@@ -36,7 +36,9 @@ def _adjust(record: dict[str, Any], row: Row) -> None:
     else:
         row["outcome"] = "success" if int(code) < 400 else "failure"
     extra = get(record, ("user", "extra"))
-    cred = extra.get("authentication.kubernetes.io/credential-id") if isinstance(extra, dict) else None
+    cred = (
+        extra.get("authentication.kubernetes.io/credential-id") if isinstance(extra, dict) else None
+    )
     name = str(row.get("actor_name") or "")
     if cred:
         row["credential_id"] = cred[0] if isinstance(cred, list) else cred

@@ -30,7 +30,9 @@ _AUTHORIZED = re.compile(
     r"^connection authorized: user=(?P<user>\S+)(?: database=(?P<db>\S+))?"
     r"(?: application_name=(?P<app>\S+))?"
 )
-_AUTHENTICATED = re.compile(r'^connection authenticated: identity="(?P<identity>[^"]*)" method=(?P<method>\S+)')
+_AUTHENTICATED = re.compile(
+    r'^connection authenticated: identity="(?P<identity>[^"]*)" method=(?P<method>\S+)'
+)
 _FAILED = re.compile(
     r'^(?P<method>\w+) authentication failed for user "(?P<user>[^"]*)"'
     r'|^role "(?P<role>[^"]*)" does not exist'
@@ -39,7 +41,7 @@ _FAILED = re.compile(
 
 
 def _tz(tz: str | None) -> str:
-    if not tz or tz in ("UTC", "GMT", "Z") or not tz[0] in "+-":
+    if not tz or tz in ("UTC", "GMT", "Z") or tz[0] not in "+-":
         return "+00:00"
     return tz if ":" in tz or len(tz) == 3 else f"{tz[:3]}:{tz[3:]}"
 

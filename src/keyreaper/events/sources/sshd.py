@@ -23,7 +23,12 @@ from keyreaper.events.reader import DEFAULT_MAX_LINE, TruncatedInput, lines, ope
 from keyreaper.events.records import Reject, RejectFn, Row, micros
 from keyreaper.events.textsource import parse_text
 
-MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1
+    )
+}
 _SYSLOG = re.compile(
     r"^(?P<mon>[A-Z][a-z]{2}) {1,2}(?P<day>\d{1,2}) (?P<hms>\d\d:\d\d:\d\d) (?P<host>\S+) "
     r"(?P<prog>[\w./-]+)(?:\[(?P<pid>\d+)\])?: (?P<msg>.*)$"
@@ -114,8 +119,7 @@ class SshdSource:
     def detect(self, head: bytes) -> bool:
         text = head.decode("utf-8", "replace")
         return any(
-            (m := (_SYSLOG.match(line) or _RFC3339.match(line))) is not None
-            and _is_sshd(m["prog"])
+            (m := (_SYSLOG.match(line) or _RFC3339.match(line))) is not None and _is_sshd(m["prog"])
             for line in text.splitlines()[:200]
         )
 
