@@ -17,7 +17,7 @@ import ijson
 import orjson
 import pyarrow as pa
 
-from keyreaper.events.reader import DEFAULT_MAX_LINE, lines
+from keyreaper.events.reader import DEFAULT_MAX_LINE, TruncatedInput, lines
 from keyreaper.events.records import (
     BatchBuilder,
     Reject,
@@ -137,20 +137,25 @@ class JsonSource:
             records = self._items(stream, origin, f"{self.container_key}.item", reject)
         else:
             records = self._lines(stream, origin, reject, max_line)
-        for where, record, raw in records:
-            try:
-                row = self.row(record)
-            except Reject as exc:
-                reject(where, str(exc))
-                continue
-            except (TypeError, ValueError, OverflowError) as exc:
-                reject(where, f"unexpected shape ({type(exc).__name__}: {exc})")
-                continue
-            row["raw"] = raw
-            row["origin"] = where
-            builder.add(row)
-            if builder.full():
+        try:
+            for where, record, raw in records:
+                try:
+                    row = self.row(record)
+                except Reject as exc:
+                    reject(where, str(exc))
+                    continue
+                except (TypeError, ValueError, OverflowError) as exc:
+                    reject(where, f"unexpected shape ({type(exc).__name__}: {exc})")
+                    continue
+                row["raw"] = raw
+                row["origin"] = where
+                builder.add(row)
+                if builder.full():
+                    yield builder.flush()
+        except TruncatedInput:
+            if builder.rows:  # keep what was read before the truncation
                 yield builder.flush()
+            raise
         if builder.rows:
             yield builder.flush()
 

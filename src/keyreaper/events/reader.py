@@ -77,7 +77,8 @@ class _SafeGzip(io.RawIOBase):
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         try:
-            data = self._gz.read(len(buffer))
+            # Small reads: what was decompressed in a call that hits the truncation is lost.
+            data = self._gz.read(min(len(buffer), 1 << 16))
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             raise TruncatedInput(
                 f"compressed data ends early or is corrupt after {self.out} bytes ({exc})"
@@ -100,13 +101,21 @@ def open_log(path: Path) -> Opened:
 
 def head(path: Path, size: int = 64 * 1024) -> bytes:
     """The first decompressed bytes, for format detection (empty on unreadable input)."""
-    opened = open_log(path)
-    try:
-        return opened.stream.read(size)
-    except TruncatedInput:
-        return b""
-    finally:
-        opened.close()
+    with open(path, "rb") as fh:
+        data = fh.read(size)
+        if data[:2] != GZIP_MAGIC:
+            return data
+        fh.seek(0)
+        gz = gzip.GzipFile(fileobj=fh, mode="rb")
+        parts: list[bytes] = []
+        got = 0
+        try:
+            while got < size and (part := gz.read(min(4096, size - got))):
+                parts.append(part)
+                got += len(part)
+        except (EOFError, gzip.BadGzipFile, zlib.error):
+            pass  # a truncated file still shows its format in what came before
+        return b"".join(parts)
 
 
 @dataclass(frozen=True)
@@ -122,8 +131,10 @@ def lines(stream: IO[bytes], max_line: int = DEFAULT_MAX_LINE) -> Iterator[Line]
     number = 0
     pending = b""
     skipping = 0  # >0: inside an over-long line, this many bytes so far
+    # read1: one raw read at a time, so bytes decoded before a gzip truncation still arrive.
+    read = getattr(stream, "read1", stream.read)
     while True:
-        chunk = stream.read(CHUNK)
+        chunk = read(CHUNK)
         if not chunk:
             break
         if skipping:
