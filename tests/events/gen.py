@@ -62,7 +62,7 @@ def cloudtrail(
 
 
 def sshd(when: datetime, user: str, fp: str, ip: str = "192.0.2.10", pid: int = 4242) -> str:
-    stamp = when.strftime("%b %d %H:%M:%S").replace(" 0", "  ", 1)
+    stamp = f"{when:%b} {when.day:>2} {when:%H:%M:%S}"
     return (
         f"{stamp} bastion sshd[{pid}]: Accepted publickey for {user} from {ip} "
         f"port 50022 ssh2: ED25519 {fp}"

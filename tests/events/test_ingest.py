@@ -163,7 +163,11 @@ def _hostile(folder: Path) -> None:
     lines = gen.ndjson(good[:5]).split(b"\n")[:-1]
     lines.insert(2, b'{"eventType": "user.session.start", "published": ')  # cut JSON
     lines.insert(3, b"not json at all")
-    bad_utf8 = json.dumps(gen.okta(T0, actor="caf\u00e9")).encode().replace(b"\xc3\xa9", b"\xe9")
+    bad_utf8 = (
+        json.dumps(gen.okta(T0, actor="caf\u00e9"), ensure_ascii=False)
+        .encode()
+        .replace(b"\xc3\xa9", b"\xe9")
+    )
     lines.append(bad_utf8)
     (folder / "malformed.ndjson").write_bytes(b"\n".join(lines) + b"\n")
     with open(folder / "huge-line.ndjson", "wb") as fh:
