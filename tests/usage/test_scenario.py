@@ -45,7 +45,7 @@ def _scenario(ws: Workspace, folder: Path, now: datetime) -> tuple[str, datetime
     for n, day in enumerate(days):
         span = (now - day).total_seconds() - 60 if day == days[-1] else 86_000
 
-        def at(i: int, count: int) -> datetime:
+        def at(i: int, count: int, day: datetime = day, span: float = span) -> datetime:
             return day + timedelta(seconds=span * (i + 0.5) / count)
 
         records = [
