@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 import ijson
 import orjson
 import pyarrow as pa
 
+from keyreaper.events.fastpath import Plan, plan
 from keyreaper.events.reader import DEFAULT_MAX_LINE, TruncatedInput, lines
 from keyreaper.events.records import (
     BatchBuilder,
@@ -75,12 +77,34 @@ class JsonSource:
     unwrap: Unwrap | None = None
     container_key: str = ""  # e.g. "Records": a file that is one object holding the list
     description: str = ""
+    # The fast path (DuckDB over whole files) needs `adjust` said again in SQL: column ->
+    # expression over the mapped columns and the extra `helpers` paths.
+    sql: Mapping[str, str] | None = None
+    helpers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         paths = {k: tuple(split_path(p) for p in v) for k, v in self.fields.items()}
         object.__setattr__(self, "_paths", paths)
         object.__setattr__(self, "_time", tuple(split_path(p) for p in self.time))
         object.__setattr__(self, "_outcome", tuple(split_path(p) for p in self.outcome_path))
+
+    def fast_plan(self, path: Path, origin: str, max_line: int) -> Plan | None:
+        """The fast-path SQL for a JSON-lines file, or None when this source needs Python."""
+        if self.unwrap is not None or (self.adjust is not None and self.sql is None):
+            return None
+        return plan(
+            self.name,
+            path,
+            origin,
+            max_line,
+            fields=self._paths,  # type: ignore[attr-defined]
+            time=self._time,  # type: ignore[attr-defined]
+            outcome=self._outcome,  # type: ignore[attr-defined]
+            outcome_values=dict(self.outcome_values),
+            constants=dict(self.constants),
+            helpers={k: tuple(split_path(p) for p in v) for k, v in self.helpers.items()},
+            overrides=dict(self.sql or {}),
+        )
 
     def detect(self, head: bytes) -> bool:
         if head.lstrip()[:1] not in (b"{", b"[") or not (self.detect_all or self.detect_any):

@@ -12,6 +12,7 @@ from keyreaper.events.jsonsource import JsonSource
 from keyreaper.events.records import Row, get
 
 _CLIENT_ACTORS = {"PublicClientApp", "Client", "AppInstance"}
+_CLIENTS_SQL = "('" + "', '".join(sorted(_CLIENT_ACTORS)) + "')"
 _AUTH_PREFIXES = ("user.session.", "user.authentication.", "policy.evaluate_sign_on", "app.oauth2.")
 
 
@@ -58,4 +59,16 @@ SOURCE = JsonSource(
     },
     usage_event_types=("*",),
     adjust=_adjust,
+    helpers={"_token": ("transaction.detail.requestApiTokenId",), "_client": ("client.id",)},
+    sql={
+        "category": "CASE WHEN starts_with(event_type, 'user.session.')"
+        " OR starts_with(event_type, 'user.authentication.')"
+        " OR starts_with(event_type, 'policy.evaluate_sign_on')"
+        " OR starts_with(event_type, 'app.oauth2.') THEN 'authentication' ELSE 'okta' END",
+        "credential_id": f"CASE WHEN _token IS NOT NULL THEN _token WHEN actor_type IN {_CLIENTS_SQL}"
+        " THEN actor_id WHEN _client IS NOT NULL THEN _client ELSE session_id END",
+        "credential_kind": f"CASE WHEN _token IS NOT NULL THEN 'api_token' WHEN actor_type IN {_CLIENTS_SQL}"
+        " OR _client IS NOT NULL THEN 'oauth_client'"
+        " WHEN session_id IS NOT NULL THEN 'session' END",
+    },
 )

@@ -1,0 +1,112 @@
+"""The DuckDB fast path gives exactly what the per-record path gives, and steps aside for
+files it cannot vouch for."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from keyreaper.events import fastpath
+from keyreaper.events.jsonsource import JsonSource
+from keyreaper.events.reader import open_log
+from keyreaper.events.sources import all_sources
+from tests.conftest import SHARED_DATA
+from tests.events import gen
+
+T0 = datetime(2026, 2, 1, tzinfo=UTC)
+
+
+def _exact(source: JsonSource, path: Path) -> list[dict[str, Any]]:
+    opened = open_log(path)
+    try:
+        return pa.Table.from_batches(list(source.parse(opened.stream, str(path)))).to_pylist()
+    finally:
+        opened.close()
+
+
+def _fast(source: JsonSource, path: Path) -> tuple[list[dict[str, Any]], str]:
+    plan = source.fast_plan(path, str(path), 16 << 20)
+    assert plan is not None
+    batches, check = fastpath.run(plan, path, 16 << 20)
+    rows = pa.Table.from_batches(list(batches)).to_pylist()
+    return rows, check.sha256
+
+
+def _okta_files(tmp_path: Path) -> list[Path]:
+    made = tmp_path / "synthetic.ndjson"
+    made.write_bytes(
+        gen.ndjson(
+            [
+                gen.okta(
+                    T0 + timedelta(seconds=i),
+                    token="00Tx" if i % 3 else None,
+                    result=("SUCCESS", "DENY", "CHALLENGE")[i % 3],
+                    asn=None if i % 2 else 7,
+                )
+                for i in range(500)
+            ]
+        )
+    )
+    shared = sorted((SHARED_DATA / "logs" / "okta").glob("*.log")) if SHARED_DATA.is_dir() else []
+    return [made, *shared]
+
+
+def test_fast_equals_exact_for_okta(tmp_path: Path) -> None:
+    source = all_sources()["okta"]
+    assert isinstance(source, JsonSource)
+    for path in _okta_files(tmp_path):
+        fast, digest = _fast(source, path)
+        assert fast == _exact(source, path), path
+        assert len(digest) == 64
+
+
+def test_fast_path_for_field_maps(tmp_path: Path) -> None:
+    source = JsonSource(
+        name="custom",
+        fields={"event_type": ("kind",), "actor_name": ("who.name", "user"), "src_asn": ("asn",)},
+        time=("at",),
+        constants={"category": "custom"},
+        outcome_path=("ok",),
+        outcome_values={"true": "success", "false": "failure"},
+    )
+    path = tmp_path / "c.ndjson"
+    path.write_bytes(
+        gen.ndjson(
+            [
+                {
+                    "at": "2026-01-01T00:00:00Z",
+                    "kind": "a",
+                    "who": {"name": "x"},
+                    "ok": True,
+                    "asn": 64500,
+                },
+                {"at": "2026-01-01T00:00:01+02:00", "kind": "b", "user": "y", "ok": False},
+                {"at": "2026-01-01 00:00:02", "kind": 3, "who": {}, "user": ""},
+            ]
+        )
+    )
+    fast, _ = _fast(source, path)
+    assert fast == _exact(source, path)
+    assert [r["outcome"] for r in fast] == ["success", "failure", None]
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b'{"eventType":"a","published":"2026-01-01T00:00:00Z"}\n\n', "blank lines"),
+        (b'{"eventType":"a","published":"2026-01-01T00:00:00Z"}\n{"eventType":\n', "Malformed"),
+        (b'{"eventType":"a","published":"2026-01-01T00:00:00Z","x":"\xff"}\n', "invalid UTF-8"),
+        (b'{"eventType":"a","published":"soon"}\n', "readable time"),
+    ],
+)
+def test_fast_path_steps_aside(tmp_path: Path, content: bytes, why: str) -> None:
+    source = all_sources()["okta"]
+    assert isinstance(source, JsonSource)
+    path = tmp_path / "bad.ndjson"
+    path.write_bytes(content)
+    with pytest.raises(fastpath.FastPathFailed, match=why):
+        _fast(source, path)
