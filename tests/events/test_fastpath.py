@@ -3,16 +3,19 @@ files it cannot vouch for."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from keyreaper.events import fastpath
 from keyreaper.events.jsonsource import JsonSource
 from keyreaper.events.reader import open_log
+from keyreaper.events.schema import EVENT_SCHEMA
 from keyreaper.events.sources import all_sources
 from tests.conftest import SHARED_DATA
 from tests.events import gen
@@ -31,9 +34,12 @@ def _exact(source: JsonSource, path: Path) -> list[dict[str, Any]]:
 def _fast(source: JsonSource, path: Path) -> tuple[list[dict[str, Any]], str]:
     plan = source.fast_plan(path, str(path), 16 << 20)
     assert plan is not None
-    batches, check = fastpath.run(plan, path, 16 << 20)
-    rows = pa.Table.from_batches(list(batches)).to_pylist()
-    return rows, check.sha256
+    target = path.with_suffix(".parquet")
+    count, check = fastpath.run(plan, path, 16 << 20, target)
+    table = pq.read_table(target)
+    assert table.schema.names == EVENT_SCHEMA.names
+    assert table.num_rows == count
+    return table.cast(EVENT_SCHEMA).to_pylist(), check.sha256
 
 
 def _okta_files(tmp_path: Path) -> list[Path]:
@@ -94,10 +100,23 @@ def test_fast_path_for_field_maps(tmp_path: Path) -> None:
     assert [r["outcome"] for r in fast] == ["success", "failure", None]
 
 
+def test_utf8_across_chunks(tmp_path: Path) -> None:
+    """A multi-byte character cut by a read-chunk boundary is not invalid UTF-8."""
+    source = all_sources()["okta"]
+    assert isinstance(source, JsonSource)
+    rec = gen.okta(T0, actor="\u00e9t\u00e9-\u4e2d\u6587")
+    line = json.dumps(rec, ensure_ascii=False).encode() + b"\n"
+    path = tmp_path / "utf8.ndjson"
+    path.write_bytes(line * ((fastpath.CHUNK * 2) // len(line) + 3))
+    rows, _ = _fast(source, path)
+    assert rows[0]["actor_id"] == "\u00e9t\u00e9-\u4e2d\u6587"
+
+
 @pytest.mark.parametrize(
     ("content", "why"),
     [
-        (b'{"eventType":"a","published":"2026-01-01T00:00:00Z"}\n\n', "blank lines"),
+        (b'{"eventType":"a","published":"2026-01-01T00:00:00Z"}\n\n', "does not start"),
+        (b'  {"eventType":"a","published":"2026-01-01T00:00:00Z"}\n', "does not start"),
         (b'{"eventType":"a","published":"2026-01-01T00:00:00Z"}\n{"eventType":\n', "Malformed"),
         (b'{"eventType":"a","published":"2026-01-01T00:00:00Z","x":"\xff"}\n', "invalid UTF-8"),
         (b'{"eventType":"a","published":"soon"}\n', "readable time"),

@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import re
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
+import numpy
 
-from keyreaper.events.schema import COLUMNS, EVENT_SCHEMA
+from keyreaper.events.schema import COLUMNS
 
 CHUNK = 1 << 22
-_BLANK = re.compile(rb"(?:^|\n)[ \t\r]*\n")
+ROW_GROUP = 256 * 1024
+MEMORY_LIMIT = "1GB"  # DuckDB spills beyond this; keeps ingest within its memory promise
 
 
 class FastPathFailed(Exception):
@@ -42,6 +42,7 @@ class Check:
     problem: str = ""
     error: BaseException | None = None
     abort: Callable[[], None] | None = None  # stops DuckDB once the file is known bad
+    progress: Callable[[int, int], None] | None = None  # (bytes, lines) so far
 
     def fail(self, problem: str) -> None:
         if not self.problem:
@@ -50,46 +51,60 @@ class Check:
                 self.abort()
 
 
-def _blank(block: bytes) -> bool:
-    if b"\n\n" in block or b"\n\r\n" in block:
-        return True
-    return (b"\n " in block or b"\n\t" in block) and _BLANK.search(block) is not None
-
-
 def _check(path: Path, max_line: int, result: Check) -> None:
+    """Hash the file; find what would make record numbers differ from line numbers (a line
+    not starting with '{'), lines over the limit, invalid UTF-8 and gzip truncation."""
     digest = hashlib.sha256()
     try:
         with open(path, "rb") as raw:
             gz = raw.read(2) == b"\x1f\x8b"
             raw.seek(0)
             inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if gz else None
-            tail = b""
+            carry = 0  # length of the unfinished line from earlier chunks
+            at_line_start = True
+            pending = b""  # bytes after the last newline, not yet checked as UTF-8
             while chunk := raw.read(CHUNK):
                 digest.update(chunk)
                 result.bytes_read += len(chunk)
                 data = inflate.decompress(chunk) if inflate else chunk
                 if not data:
                     continue
-                block = tail + data
-                if _blank(block) or (not result.lines and block[:1] in b"\n\r"):
-                    result.fail("blank lines")
-                cut = block.rfind(b"\n")
-                whole, tail = (block[: cut + 1], block[cut + 1 :]) if cut >= 0 else (b"", block)
-                result.lines += whole.count(b"\n")
-                if len(tail) > max_line or (whole and max(map(len, whole.split(b"\n"))) > max_line):
+                # A chunk may cut a character in two: check whole lines only.
+                cut = data.rfind(b"\n") + 1
+                if not (pending.isascii() and data.isascii()):
+                    try:
+                        (pending + data[:cut]).decode()
+                    except UnicodeDecodeError:
+                        result.fail("invalid UTF-8")
+                pending = pending + data if cut == 0 else data[cut:]
+                arr = numpy.frombuffer(data, dtype=numpy.uint8)
+                ends = numpy.flatnonzero(arr == 10)
+                if at_line_start and data[:1] != b"{":
+                    result.fail("a line that does not start with '{'")
+                if len(ends):
+                    starts = ends[:-1] + 1 if ends[-1] == len(data) - 1 else ends + 1
+                    if len(starts) and not bool((arr[starts] == 123).all()):
+                        result.fail("a line that does not start with '{'")
+                    longest = max(int(ends[0]) + carry, int(numpy.diff(ends).max(initial=0)))
+                    carry = len(data) - int(ends[-1]) - 1
+                    at_line_start = carry == 0
+                    result.lines += len(ends)
+                else:
+                    carry += len(data)
+                    longest = carry
+                    at_line_start = False
+                if longest > max_line:
                     result.fail("over-long line")
-                try:
-                    whole.decode()
-                except UnicodeDecodeError:
-                    result.fail("invalid UTF-8")
                 if result.problem:
                     return
+                if result.progress is not None:
+                    result.progress(result.bytes_read, result.lines)
             if inflate is not None and not inflate.eof:
                 result.fail("truncated gzip")
-            if tail.strip():
-                result.lines += 1
+            if carry:
+                result.lines += 1  # a last line without a newline
                 try:
-                    tail.decode()
+                    pending.decode()
                 except UnicodeDecodeError:
                     result.fail("invalid UTF-8")
     except (OSError, zlib.error, gzip.BadGzipFile) as exc:
@@ -202,39 +217,37 @@ def run(
     sql: Plan,
     path: Path,
     max_line: int,
-    progress: Callable[[int], None] | None = None,
-) -> tuple[Iterator[pa.RecordBatch], Check]:
-    """Stream batches; after the iterator ends, `Check` holds the hash. Raises
-    FastPathFailed (possibly mid-stream) when the file needs the exact path."""
-    check = Check()
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        con = duckdb.connect()
-        check.abort = con.interrupt
-        thread = threading.Thread(target=_check, args=(path, max_line, check), daemon=True)
+    target: Path,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[int, Check]:
+    """DuckDB writes the events of `path` straight to the Parquet file `target` (its own
+    parallel writer) while the checking thread hashes the file and reports progress
+    (bytes, lines). Returns (events, check); raises FastPathFailed when the file needs the
+    exact path, after removing `target`."""
+    check = Check(progress=progress)
+    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT})
+    check.abort = con.interrupt
+    thread = threading.Thread(target=_check, args=(path, max_line, check), daemon=True)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
         thread.start()
-        rows = 0
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            reader = con.sql(sql.select).to_arrow_reader(64 * 1024)
-            for batch in reader:
-                if check.problem:
-                    raise FastPathFailed(check.problem)
-                rows += batch.num_rows
-                if progress:
-                    progress(check.bytes_read)
-                yield batch.cast(EVENT_SCHEMA) if batch.schema != EVENT_SCHEMA else batch
-        except (duckdb.Error, pa.ArrowException, OSError) as exc:
-            # DuckDB errors surface as OSError through the Arrow stream.
-            raise FastPathFailed(check.problem or str(exc).splitlines()[0]) from exc
-        finally:
-            thread.join()
-            con.close()
-        if check.error is not None:
-            raise FastPathFailed(f"check failed: {check.error}")
-        if check.problem:
-            raise FastPathFailed(check.problem)
-        if rows != check.lines:
-            raise FastPathFailed(f"{rows} records from {check.lines} lines")
-
-    return batches(), check
+        copy = (
+            f"COPY ({sql.select}) TO {_lit(str(target))} (FORMAT parquet,"
+            f" COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP})"
+        )
+        result = con.execute(copy).fetchone()
+        rows = int(result[0]) if result else 0
+    except (duckdb.Error, OSError) as exc:
+        thread.join()
+        target.unlink(missing_ok=True)
+        raise FastPathFailed(check.problem or str(exc).splitlines()[0]) from exc
+    finally:
+        con.close()
+    thread.join()
+    problem = check.problem or (f"check failed: {check.error}" if check.error else "")
+    if not problem and rows != check.lines:
+        problem = f"{rows} records from {check.lines} lines"
+    if problem:
+        target.unlink(missing_ok=True)
+        raise FastPathFailed(problem)
+    return rows, check

@@ -145,25 +145,24 @@ class Ingest:
         if sql is None:
             return None
         progress = self.progress
+        outcome: dict[str, fastpath.Check] = {}
 
-        def tick(done: int) -> None:
+        def tick(done: int, lines: int) -> None:
             if progress:
-                progress(done, result.events)
+                progress(done, lines)
 
-        batches, check = fastpath.run(sql, path, self.max_line, tick)
-
-        def counted() -> Iterator[pa.RecordBatch]:
-            for batch in batches:
-                result.events += batch.num_rows
-                yield batch
+        def write(target: Path) -> int:
+            rows, outcome["check"] = fastpath.run(sql, path, self.max_line, target, tick)
+            return rows
 
         pending = f".pending-{uuid.uuid4().hex}"
         try:
-            written = self.store.write(source.name, counted(), name=pending)
+            written = self.store.write_with(source.name, pending, write)
         except fastpath.FastPathFailed as exc:
             log.debug("%s: exact path (%s)", path, exc)
-            result.events = 0
             return None
+        check = outcome["check"]
+        result.events = check.lines
         self._written = written
         return check.sha256
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,27 @@ class EventStore:
         if not rows:
             tmp.unlink(missing_ok=True)
             return None
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+        return final
+
+    def write_with(self, source: str, name: str, writer: Callable[[Path], int]) -> Path | None:
+        """Let `writer` produce one Parquet file in EVENT_SCHEMA (e.g. DuckDB's COPY) at a
+        temporary path; it returns the row count. Same durability as write()."""
+        folder = self.root / source
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        final = folder / f"{name}.parquet"
+        tmp = folder / f".{final.name}.tmp"
+        try:
+            rows = writer(tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        if not rows:
+            tmp.unlink(missing_ok=True)
+            return None
+        os.chmod(tmp, 0o600)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, final)
