@@ -29,6 +29,7 @@ finally:
 
 REFERENCE = """
 import sys, duckdb
+duckdb.execute("SET enable_progress_bar = false")
 duckdb.sql(f"COPY (SELECT * FROM read_json('{sys.argv[1]}', format='newline_delimited'))"
            f" TO '{sys.argv[2]}' (FORMAT parquet)")
 """

@@ -36,6 +36,7 @@ print(len(uses), sum(u.count for u in uses.values()))
 REFERENCE = """
 import sys, glob, duckdb
 files = sorted(glob.glob(sys.argv[1] + "/events/*/*.parquet"))
+duckdb.execute("SET enable_progress_bar = false")
 rows = duckdb.sql(
     "SELECT credential_id, min(time), max(time), count(*), count(DISTINCT src_ip)"
     f" FROM read_parquet({files!r}) GROUP BY credential_id").fetchall()
@@ -78,7 +79,7 @@ def _store(ws_root: str, creds: int, events: int) -> None:
         origin = pc.binary_join_element_wise(
             "gen:", pc.cast(pa.array(np.arange(offset, offset + n)), pa.string()), ""
         )
-        cols = {name: pa.nulls(n, f.type) for name, f in zip(EVENT_SCHEMA.names, EVENT_SCHEMA)}
+        cols = {f.name: pa.nulls(n, f.type) for f in EVENT_SCHEMA}
         cols.update(
             time=times,
             source=pa.array(["cloudtrail"] * n),

@@ -129,3 +129,16 @@ def test_fast_path_steps_aside(tmp_path: Path, content: bytes, why: str) -> None
     path.write_bytes(content)
     with pytest.raises(fastpath.FastPathFailed, match=why):
         _fast(source, path)
+
+
+def test_store_files_from_both_paths_read_together(tmp_path: Path) -> None:
+    """DuckDB-written and Arrow-written store files share one schema (no JSON type)."""
+    source = all_sources()["okta"]
+    assert isinstance(source, JsonSource)
+    path = tmp_path / "a.ndjson"
+    path.write_bytes(gen.ndjson([gen.okta(T0)]))
+    plan = source.fast_plan(path, str(path), 1 << 20)
+    assert plan is not None
+    fastpath.run(plan, path, 1 << 20, tmp_path / "fast.parquet")
+    assert pq.read_schema(tmp_path / "fast.parquet").field("raw").type == pa.string()
+    assert pq.read_schema(tmp_path / "fast.parquet").field("raw").metadata is None

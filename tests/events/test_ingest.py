@@ -238,3 +238,26 @@ def test_wrong_format_says_so(
     assert result["message"] == "no record matched --format sshd; it looks like okta"
     assert _ingest(ws, str(log)) == 0  # the file was not marked as ingested
     assert _count(ws) == 1
+
+
+def test_no_plaintext_secret_in_the_store(sqlite_workspace: Workspace, tmp_path: Path) -> None:
+    """Canary secrets in records (both ingest paths) and query strings never reach disk."""
+    ws = sqlite_workspace
+    canary = "kr-canary-7d1e2f"
+    okta = [gen.okta(T0, token="00Tcanary", clientSecret=canary + "a")]
+    okta.append(gen.okta(T0, debugContext={"debugData": {"password": canary + "b"}}))
+    (tmp_path / "fast.ndjson").write_bytes(gen.ndjson(okta))  # the DuckDB fast path
+    (tmp_path / "exact.ndjson").write_bytes(gen.ndjson(okta) + b"\n")  # blank line: exact
+    (tmp_path / "web.log").write_text(
+        f'192.0.2.1 - - [02/Mar/2026:10:00:00 +0000] "GET /x?access_token={canary}c&a=1 '
+        'HTTP/1.1" 200 5 "-" "ua"\n'
+    )
+    assert _ingest(ws, str(tmp_path / "fast.ndjson"), str(tmp_path / "web.log")) == 0
+    assert _ingest(ws, str(tmp_path / "exact.ndjson")) == 0
+    assert _count(ws) == 5
+    assert _count(ws, "credential_id = '00Tcanary'") == 2  # columns are taken before
+    for path in ws.root.rglob("*"):
+        if path.is_file():
+            assert canary.encode() not in path.read_bytes(), path
+    raws = EventStore(ws.events_dir).query("SELECT raw FROM events")
+    assert sum("[REDACTED]" in r["raw"] for r in raws) == 5

@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 import numpy
 
+from keyreaper.events import redact
 from keyreaper.events.schema import COLUMNS
 
 CHUNK = 1 << 22
@@ -182,7 +183,13 @@ def plan(
             outer.append(f"{_lit(source)} AS source")
             continue
         if column == "raw":
-            outer.append("raw")
+            # secret-named values are redacted; hashes (hashed_token) are not secrets
+            # VARCHAR, not DuckDB's JSON type: every store file must agree on the type.
+            outer.append(
+                f"CAST(CASE WHEN regexp_matches(raw, {_lit(redact.DUCKDB_QUICK)})"
+                f" THEN regexp_replace(raw, {_lit('(?i)' + redact.DUCKDB_KEY)},"
+                f" '\"\\1\":\"{redact.REDACTED}\"', 'g') ELSE raw END AS VARCHAR) AS raw"
+            )
             continue
         if column == "origin":
             outer.append(f"{_lit(origin + ':')} || CAST(_n AS VARCHAR) AS origin")
@@ -206,7 +213,7 @@ def plan(
     path_list = "[" + ", ".join(_lit(json_path(p)) for p in paths) + "]"
     select = (
         "SELECT " + ", ".join(outer) + f" FROM (SELECT _n, raw, {middle} FROM ("
-        "SELECT row_number() OVER () AS _n, json AS raw,"
+        "SELECT row_number() OVER () AS _n, CAST(json AS VARCHAR) AS raw,"
         f" json_extract_string(json, {path_list}) AS v"
         f" FROM read_ndjson_objects({_lit(str(file))}, maximum_object_size = {max_line + 1})))"
     )
@@ -230,6 +237,7 @@ def run(
     thread = threading.Thread(target=_check, args=(path, max_line, check), daemon=True)
     try:
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")  # it would write into our stdout
         thread.start()
         copy = (
             f"COPY ({sql.select}) TO {_lit(str(target))} (FORMAT parquet,"

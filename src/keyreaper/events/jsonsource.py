@@ -18,6 +18,7 @@ import ijson
 import orjson
 import pyarrow as pa
 
+from keyreaper.events import redact
 from keyreaper.events.fastpath import Plan, plan
 from keyreaper.events.reader import DEFAULT_MAX_LINE, TruncatedInput, lines
 from keyreaper.events.records import (
@@ -171,7 +172,7 @@ class JsonSource:
                 except (TypeError, ValueError, OverflowError) as exc:
                     reject(where, f"unexpected shape ({type(exc).__name__}: {exc})")
                     continue
-                row["raw"] = raw
+                row["raw"] = redact.json_text(raw)
                 row["origin"] = where
                 builder.add(row)
                 if builder.full():

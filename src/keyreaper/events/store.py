@@ -90,7 +90,10 @@ class EventStore:
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with an `events` view over every file (empty if none)."""
         con = duckdb.connect()
-        con.execute("SET TimeZone = 'UTC'")  # day boundaries and casts are in UTC
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(
+            "SET enable_progress_bar = false"
+        )  # it would write into our stdout  # day boundaries and casts are in UTC
         files = self.files()
         if files:
             paths = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)

@@ -8,6 +8,7 @@ from typing import IO
 
 import pyarrow as pa
 
+from keyreaper.events import redact
 from keyreaper.events.reader import DEFAULT_MAX_LINE, TruncatedInput, lines
 from keyreaper.events.records import BatchBuilder, Reject, RejectFn, Row
 
@@ -50,7 +51,7 @@ def parse_text(
             if row is None:
                 continue
             row["source"] = source
-            row["raw"] = decoded
+            row["raw"] = redact.query_strings(decoded)
             row["origin"] = where
             builder.add(row)
             if builder.full():

@@ -91,16 +91,17 @@ def _flags(
         idle = (settings.until - last_ever).days
         if idle >= settings.stale_days:
             flags.append(f"stale:{idle}d")
-    if use and verdict is UsageVerdict.USED and use.older_ips:
-        older = set(use.older_ips)
-        for ip in sorted(set(use.recent_ips) - older):
-            flags.append(f"new_ip:{ip}" + ("" if asn or use.recent_asns else " (IP-only)"))
-        recent_asns = set(use.recent_asns)
-        older_asns = set(use.older_asns)
-        if asn is not None:
-            recent_asns |= {a for a in map(asn.asn, use.recent_ips) if a}
-            older_asns |= {a for a in map(asn.asn, use.older_ips) if a}
-        for number in sorted(recent_asns - older_asns):
+    recent = settings.until - timedelta(days=settings.new_source_days)
+    had_history = use is not None and use.first_ever is not None and use.first_ever < recent
+    if use and verdict is UsageVerdict.USED and had_history:
+        known_asn = bool(asn) or bool(use.asns)
+        for ip in use.new_ips:
+            flags.append(f"new_ip:{ip}" + ("" if known_asn else " (IP-only)"))
+        new_asns = set(use.new_asns)
+        if asn is not None:  # the database knows ASNs the log did not carry
+            older = {a for a in map(asn.asn, set(use.ips) - set(use.new_ips)) if a}
+            new_asns |= {a for a in map(asn.asn, use.new_ips) if a} - older - set(use.asns)
+        for number in sorted(new_asns):
             flags.append(f"new_asn:AS{number}")
     return flags
 

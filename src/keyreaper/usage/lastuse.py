@@ -36,16 +36,16 @@ class Use:
     first: datetime | None  # in the window
     last: datetime | None
     count: int
-    ips: tuple[str, ...]
+    ips: tuple[str, ...]  # the first CAP, sorted
+    ip_count: int
     asns: tuple[int, ...]
     user_agents: tuple[str, ...]
     last_origin: str
     last_source: str
     last_ever: datetime | None  # over all ingested events
-    recent_ips: tuple[str, ...]  # seen since `recent`
-    older_ips: tuple[str, ...]  # seen before `recent`
-    recent_asns: tuple[int, ...]
-    older_asns: tuple[int, ...]
+    first_ever: datetime | None
+    new_ips: tuple[str, ...]  # first seen for this credential since `recent`
+    new_asns: tuple[int, ...]  # ASNs of events since `recent` never seen before it
 
 
 def links_for(
@@ -87,32 +87,40 @@ FROM events e JOIN links l ON e.{column} = l.identifier AND l.via = '{via}'
 WHERE e.outcome IS DISTINCT FROM 'failure'
 """
 
+# One pass: events are grouped per (credential, source IP) first — the same hashing a
+# count(DISTINCT src_ip) needs — and those pairs per credential. Pairs also give, without a
+# second scan, when each IP was first seen for a credential (for the new-IP flag).
 _AGGREGATE = """
 WITH m AS ({branches}),
-w AS (SELECT * FROM m WHERE time >= $since AND time <= $until)
-SELECT a.credential, w1.first, w1.last, coalesce(w1.n, 0), w1.ips, w1.asns, w1.uas,
-       w1.last_origin, w1.last_source, a.last_ever, a.recent_ips, a.older_ips,
-       a.recent_asns, a.older_asns
-FROM (
-    SELECT credential, max(time) AS last_ever,
-           list(DISTINCT src_ip) FILTER (WHERE time >= $recent AND src_ip IS NOT NULL)
-               AS recent_ips,
-           list(DISTINCT src_ip) FILTER (WHERE time < $recent AND src_ip IS NOT NULL)
-               AS older_ips,
-           list(DISTINCT src_asn) FILTER (WHERE time >= $recent AND src_asn IS NOT NULL)
-               AS recent_asns,
-           list(DISTINCT src_asn) FILTER (WHERE time < $recent AND src_asn IS NOT NULL)
-               AS older_asns
-    FROM m GROUP BY credential
-) a LEFT JOIN (
-    SELECT credential, min(time) AS first, max(time) AS last, count(*) AS n,
-           list(DISTINCT src_ip) FILTER (WHERE src_ip IS NOT NULL) AS ips,
-           list(DISTINCT src_asn) FILTER (WHERE src_asn IS NOT NULL) AS asns,
-           list(DISTINCT user_agent) FILTER (WHERE user_agent IS NOT NULL) AS uas,
-           arg_max(origin, time) AS last_origin, arg_max(source, time) AS last_source
-    FROM w GROUP BY credential
-) w1 USING (credential)
+pairs AS (
+    SELECT credential, src_ip,
+           min(time) AS first_seen, max(time) AS last_seen,
+           min(time) FILTER (WHERE time >= $since AND time <= $until) AS w_first,
+           max(time) FILTER (WHERE time >= $since AND time <= $until) AS w_last,
+           count(*) FILTER (WHERE time >= $since AND time <= $until) AS w_n,
+           arg_max(origin, time) FILTER (WHERE time >= $since AND time <= $until) AS w_origin,
+           arg_max(source, time) FILTER (WHERE time >= $since AND time <= $until) AS w_source,
+           any_value(src_asn) FILTER (WHERE src_asn IS NOT NULL) AS asn,
+           list(DISTINCT src_asn) FILTER (WHERE src_asn IS NOT NULL
+               AND time >= $since AND time <= $until) AS w_asns,
+           list(DISTINCT user_agent) FILTER (WHERE user_agent IS NOT NULL
+               AND time >= $since AND time <= $until) AS w_uas
+    FROM m GROUP BY credential, src_ip
+)
+SELECT credential,
+       min(w_first), max(w_last), sum(w_n),
+       list(src_ip ORDER BY src_ip) FILTER (WHERE w_n > 0 AND src_ip IS NOT NULL)[1:$cap],
+       count(src_ip) FILTER (WHERE w_n > 0),
+       list_distinct(flatten(list(w_asns) FILTER (WHERE w_n > 0))),
+       list_distinct(flatten(list(w_uas) FILTER (WHERE w_n > 0)))[1:$cap],
+       arg_max(w_origin, w_last), arg_max(w_source, w_last),
+       max(last_seen), min(first_seen),
+       list(src_ip) FILTER (WHERE first_seen >= $recent AND src_ip IS NOT NULL),
+       list(DISTINCT asn) FILTER (WHERE first_seen >= $recent AND asn IS NOT NULL),
+       list(DISTINCT asn) FILTER (WHERE first_seen < $recent AND asn IS NOT NULL)
+FROM pairs GROUP BY credential
 """
+CAP = 50  # IPs and user agents listed per attestation (the IP count is exact)
 
 
 def last_use(
@@ -146,25 +154,27 @@ def last_use(
     con = store.connect()
     try:
         con.register("links", table)
-        rows = con.execute(sql, {"since": since, "until": until, "recent": recent}).fetchall()
+        params = {"since": since, "until": until, "recent": recent, "cap": CAP}
+        rows = con.execute(sql, params).fetchall()
     finally:
         con.close()
     out: dict[str, Use] = {}
     for r in rows:
+        older_asns = set(r[14] or ())
         out[r[0]] = Use(
             credential=r[0],
             first=r[1],
             last=r[2],
-            count=int(r[3]),
-            ips=tuple(sorted(r[4] or ())),
-            asns=tuple(sorted(r[5] or ())),
-            user_agents=tuple(sorted(r[6] or ())),
-            last_origin=r[7] or "",
-            last_source=r[8] or "",
-            last_ever=r[9],
-            recent_ips=tuple(r[10] or ()),
-            older_ips=tuple(r[11] or ()),
-            recent_asns=tuple(r[12] or ()),
-            older_asns=tuple(r[13] or ()),
+            count=int(r[3] or 0),
+            ips=tuple(r[4] or ()),
+            ip_count=int(r[5] or 0),
+            asns=tuple(sorted(r[6] or ())),
+            user_agents=tuple(sorted(r[7] or ())),
+            last_origin=r[8] or "",
+            last_source=r[9] or "",
+            last_ever=r[10],
+            first_ever=r[11],
+            new_ips=tuple(sorted(r[12] or ())),
+            new_asns=tuple(sorted(a for a in (r[13] or ()) if a not in older_asns)),
         )
     return out
