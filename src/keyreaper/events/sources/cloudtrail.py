@@ -76,4 +76,22 @@ SOURCE = JsonSource(
     time=("eventTime", "@timestamp"),
     usage_event_types=("*",),
     adjust=_adjust,
+    helpers={
+        "_ip": ("sourceIPAddress",),
+        "_error": ("errorCode",),
+        "_console": ("responseElements.ConsoleLogin",),
+        "_aed_user": ("additionalEventData.UserName",),
+    },
+    sql={
+        "src_ip": "CASE WHEN regexp_full_match(trim(split_part(_ip, ',', 1)),"
+        " '(\\d{1,3}\\.){3}\\d{1,3}|[0-9a-fA-F]*:[0-9a-fA-F:.]*')"
+        " THEN trim(split_part(_ip, ',', 1)) END",
+        "category": "CASE WHEN event_type IN ("
+        + ", ".join(f"'{e}'" for e in sorted(_AUTH_EVENTS))
+        + ") THEN 'authentication' ELSE 'api_activity' END",
+        "outcome": "CASE WHEN coalesce(_error, '') = '200' THEN 'success'"
+        " WHEN _error IS NOT NULL OR _console = 'Failure' THEN 'failure' ELSE 'success' END",
+        "credential_kind": "CASE WHEN credential_id IS NOT NULL THEN 'access_key' END",
+        "actor_name": "coalesce(actor_name, _aed_user)",
+    },
 )
