@@ -112,6 +112,8 @@ def report(
         "|---|---|---|---|---|---|",
     ]
     for t in timings:
+        # A note is one table cell: no progress bars or newlines from a contestant's output.
+        t.note = " ".join(t.note.replace("\r", "\n").splitlines()[-1:]).strip()[:120]
         ratio = ref.median / t.median if t.median else float("inf")
         lines.append(
             f"| {t.name} | {t.median:.2f} | {min(t.seconds):.2f}–{max(t.seconds):.2f} | "

@@ -46,6 +46,8 @@ BUILTIN_COMMANDS = {
     "inventory": "keyreaper.cli.inventory",
     "key": "keyreaper.cli.key",
     "plugins": "keyreaper.cli.plugins",
+    "logs": "keyreaper.cli.logs",
+    "usage": "keyreaper.cli.usage",
 }
 
 

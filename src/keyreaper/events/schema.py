@@ -1,12 +1,16 @@
-"""The normalized event schema every log source produces and every query reads.
+"""The normalized event schema every log source produces and every query reads, and the
+state-store table that remembers which files were ingested.
 
 Flat columns with OCSF-like names; `raw` keeps the original record so hunts and Sigma rules
-can reach fields no schema foresaw; `origin` says where it came from (file:line or file@offset).
+can reach fields no schema foresaw; `origin` says where it came from (file:line, or
+file#index for records inside a JSON array).
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
+
+from keyreaper.store.migrations import Migration
 
 EVENT_SCHEMA = pa.schema(
     [
@@ -29,7 +33,32 @@ EVENT_SCHEMA = pa.schema(
         pa.field("session_id", pa.string()),
         pa.field("raw", pa.string(), nullable=False),
         pa.field("origin", pa.string(), nullable=False),
+        # Added by the log-source work: a credential this event issued (the ASIA key an
+        # AssumeRole returned, a new access key id), so uses of it link back to its issuer.
+        pa.field("issued_credential_id", pa.string()),
     ]
 )
 
 COLUMNS = tuple(EVENT_SCHEMA.names)
+
+MIGRATIONS = [
+    Migration(
+        1,
+        "ingested log files (content hash) so ingesting the same file twice adds nothing",
+        (
+            """CREATE TABLE ingested_files (
+                sha256 TEXT PRIMARY KEY,
+                path TEXT NOT NULL,
+                size BIGINT NOT NULL,
+                mtime_ns BIGINT NOT NULL,
+                source TEXT NOT NULL,
+                events BIGINT NOT NULL,
+                rejected BIGINT NOT NULL,
+                status TEXT NOT NULL,
+                store_file TEXT NOT NULL DEFAULT '',
+                ingested_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX ingested_files_path ON ingested_files (path, size, mtime_ns)",
+        ),
+    ),
+]

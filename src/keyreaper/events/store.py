@@ -1,14 +1,18 @@
 """The event store: Parquet files under the workspace, queried with DuckDB through one view.
 
-Layout: <events_dir>/<source>/<batch-id>.parquet, every file in EVENT_SCHEMA. A file is
-written to a temporary name and renamed, so a crash never leaves a half file in the view.
+Layout: <events_dir>/<source>/<name>.parquet (partitioned by source; the ingest pipeline
+names a file after the content hash of the log it came from), every file in EVENT_SCHEMA.
+A file is written to a temporary name and renamed, so a crash never leaves a half file in the
+view. Row groups carry min/max statistics, so DuckDB skips groups outside a time filter.
+The view reads files by name with union_by_name, so files written before a column was added
+still read (the new column is NULL there).
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from keyreaper.events.schema import EVENT_SCHEMA
+
+ROW_GROUP = 256 * 1024
 
 
 class EventStore:
@@ -35,13 +41,18 @@ class EventStore:
         final = folder / f"{name or uuid.uuid4().hex}.parquet"
         tmp = folder / f".{final.name}.tmp"
         rows = 0
-        with pq.ParquetWriter(tmp, EVENT_SCHEMA, compression="zstd") as writer:
-            for batch in batches:
-                if batch.num_rows:
-                    writer.write_batch(
-                        batch.cast(EVENT_SCHEMA) if batch.schema != EVENT_SCHEMA else batch
-                    )
-                    rows += batch.num_rows
+        try:
+            with pq.ParquetWriter(tmp, EVENT_SCHEMA, compression="zstd") as writer:
+                for batch in batches:
+                    if batch.num_rows:
+                        writer.write_batch(
+                            batch.cast(EVENT_SCHEMA) if batch.schema != EVENT_SCHEMA else batch,
+                            row_group_size=ROW_GROUP,
+                        )
+                        rows += batch.num_rows
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         if not rows:
             tmp.unlink(missing_ok=True)
             return None
@@ -50,13 +61,47 @@ class EventStore:
         os.replace(tmp, final)
         return final
 
+    def write_with(self, source: str, name: str, writer: Callable[[Path], int]) -> Path | None:
+        """Let `writer` produce one Parquet file in EVENT_SCHEMA (e.g. DuckDB's COPY) at a
+        temporary path; it returns the row count. Same durability as write()."""
+        folder = self.root / source
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        final = folder / f"{name}.parquet"
+        tmp = folder / f".{final.name}.tmp"
+        try:
+            rows = writer(tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        if not rows:
+            tmp.unlink(missing_ok=True)
+            return None
+        os.chmod(tmp, 0o600)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+        return final
+
+    def remove(self, path: Path) -> None:
+        """Drop one store file (e.g. a partial ingest being replaced)."""
+        if path.resolve().is_relative_to(self.root.resolve()):
+            path.unlink(missing_ok=True)
+
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with an `events` view over every file (empty if none)."""
         con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(
+            "SET enable_progress_bar = false"
+        )  # it would write into our stdout  # day boundaries and casts are in UTC
         files = self.files()
         if files:
             paths = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
-            con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet([{paths}])")
+            cols = ", ".join(EVENT_SCHEMA.names)
+            con.execute(
+                f"CREATE VIEW events AS SELECT {cols} FROM read_parquet([{paths}],"
+                " union_by_name = true)"
+            )
         else:
             con.register("_empty_events", EVENT_SCHEMA.empty_table())
             con.execute("CREATE VIEW events AS SELECT * FROM _empty_events")

@@ -30,4 +30,12 @@ MIGRATIONS = [
             "CREATE INDEX attestations_cred ON attestations (credential_id, computed_at)",
         ),
     ),
+    Migration(
+        2,
+        "attestation severity, for reports that list critical flags first",
+        (
+            "ALTER TABLE attestations ADD COLUMN severity TEXT NOT NULL DEFAULT ''",
+            "CREATE INDEX attestations_severity ON attestations (severity)",
+        ),
+    ),
 ]

@@ -15,6 +15,13 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def severity(a: Attestation) -> str:
+    """critical when a flag says so, warning for other flags, else empty."""
+    if any(f.startswith("critical:") for f in a.flags):
+        return "critical"
+    return "warning" if a.flags else ""
+
+
 def save(db: Database, attestations: Sequence[Attestation]) -> None:
     rows = [
         (
@@ -34,6 +41,7 @@ def save(db: Database, attestations: Sequence[Attestation]) -> None:
             json.dumps(list(a.sources_searched)),
             json.dumps(list(a.gaps)),
             json.dumps(list(a.flags)),
+            severity(a),
         )
         for a in attestations
     ]
@@ -41,8 +49,8 @@ def save(db: Database, attestations: Sequence[Attestation]) -> None:
         db.executemany(
             "INSERT INTO attestations (id, credential_id, verdict, window_start, window_end,"
             " computed_at, first_use, last_use, use_count, distinct_ips, distinct_asns,"
-            " distinct_user_agents, last_evidence, sources_searched, gaps, flags)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " distinct_user_agents, last_evidence, sources_searched, gaps, flags, severity)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
 

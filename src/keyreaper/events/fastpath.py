@@ -1,0 +1,261 @@
+"""The fast path for clean JSON-lines files: DuckDB reads the file in parallel and extracts
+every mapped path from each record's text, while a second thread hashes the file and checks
+what DuckDB cannot tell us (blank lines that would shift line numbers, over-long lines,
+invalid UTF-8). Any doubt raises FastPathFailed before the result is committed, and the
+pipeline re-reads the file on the exact per-record path, which reports each bad line.
+
+Because the mapped paths are extracted from the raw text of every record, no field is lost
+to DuckDB's schema sampling, and the raw record is kept byte for byte.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy
+
+from keyreaper.events import redact
+from keyreaper.events.schema import COLUMNS
+
+CHUNK = 1 << 22
+ROW_GROUP = 256 * 1024
+MEMORY_LIMIT = "1GB"  # DuckDB spills beyond this; keeps ingest within its memory promise
+
+
+class FastPathFailed(Exception):
+    """This file needs the exact path (its reason is for the debug log only)."""
+
+
+@dataclass
+class Check:
+    """What the checking thread learned about the file."""
+
+    sha256: str = ""
+    bytes_read: int = 0
+    lines: int = 0
+    problem: str = ""
+    error: BaseException | None = None
+    abort: Callable[[], None] | None = None  # stops DuckDB once the file is known bad
+    progress: Callable[[int, int], None] | None = None  # (bytes, lines) so far
+
+    def fail(self, problem: str) -> None:
+        if not self.problem:
+            self.problem = problem
+            if self.abort is not None:
+                self.abort()
+
+
+def _check(path: Path, max_line: int, result: Check) -> None:
+    """Hash the file; find what would make record numbers differ from line numbers (a line
+    not starting with '{'), lines over the limit, invalid UTF-8 and gzip truncation."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as raw:
+            gz = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if gz else None
+            carry = 0  # length of the unfinished line from earlier chunks
+            at_line_start = True
+            pending = b""  # bytes after the last newline, not yet checked as UTF-8
+            while chunk := raw.read(CHUNK):
+                digest.update(chunk)
+                result.bytes_read += len(chunk)
+                data = inflate.decompress(chunk) if inflate else chunk
+                if not data:
+                    continue
+                # A chunk may cut a character in two: check whole lines only.
+                cut = data.rfind(b"\n") + 1
+                if not (pending.isascii() and data.isascii()):
+                    try:
+                        (pending + data[:cut]).decode()
+                    except UnicodeDecodeError:
+                        result.fail("invalid UTF-8")
+                pending = pending + data if cut == 0 else data[cut:]
+                arr = numpy.frombuffer(data, dtype=numpy.uint8)
+                ends = numpy.flatnonzero(arr == 10)
+                if at_line_start and data[:1] != b"{":
+                    result.fail("a line that does not start with '{'")
+                if len(ends):
+                    starts = ends[:-1] + 1 if ends[-1] == len(data) - 1 else ends + 1
+                    if len(starts) and not bool((arr[starts] == 123).all()):
+                        result.fail("a line that does not start with '{'")
+                    longest = max(int(ends[0]) + carry, int(numpy.diff(ends).max(initial=0)))
+                    carry = len(data) - int(ends[-1]) - 1
+                    at_line_start = carry == 0
+                    result.lines += len(ends)
+                else:
+                    carry += len(data)
+                    longest = carry
+                    at_line_start = False
+                if longest > max_line:
+                    result.fail("over-long line")
+                if result.problem:
+                    return
+                if result.progress is not None:
+                    result.progress(result.bytes_read, result.lines)
+            if inflate is not None and not inflate.eof:
+                result.fail("truncated gzip")
+            if carry:
+                result.lines += 1  # a last line without a newline
+                try:
+                    pending.decode()
+                except UnicodeDecodeError:
+                    result.fail("invalid UTF-8")
+    except (OSError, zlib.error, gzip.BadGzipFile) as exc:
+        result.error = exc
+    finally:
+        result.sha256 = digest.hexdigest()
+
+
+def json_path(dotted: str) -> str:
+    """a.0.b -> $."a"[0]."b" (keys quoted so '@timestamp' and dashes work)."""
+    out = "$"
+    for part in dotted.split("."):
+        out += f"[{part}]" if part.isdigit() else '."' + part.replace('"', '\\"') + '"'
+    return out
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The SQL that turns the records of one file into EVENT_SCHEMA rows."""
+
+    paths: tuple[str, ...]
+    select: str
+
+
+def plan(
+    source: str,
+    file: Path,
+    origin: str,
+    max_line: int,
+    fields: dict[str, tuple[tuple[str, ...], ...]],
+    time: tuple[tuple[str, ...], ...],
+    outcome: tuple[tuple[str, ...], ...],
+    outcome_values: dict[str, str],
+    constants: dict[str, str],
+    helpers: dict[str, tuple[tuple[str, ...], ...]],
+    overrides: dict[str, str],
+) -> Plan:
+    paths: list[str] = []
+
+    def slot(parts: tuple[str, ...]) -> str:
+        dotted = ".".join(parts)
+        if dotted not in paths:
+            paths.append(dotted)
+        return f"v[{paths.index(dotted) + 1}]"
+
+    def first(options: tuple[tuple[str, ...], ...]) -> str:
+        cols = [f"nullif(nullif({slot(p)}, ''), '[]')" for p in options]
+        return cols[0] if len(cols) == 1 else f"coalesce({', '.join(cols)})"
+
+    inner: dict[str, str] = {}
+    for column in COLUMNS:
+        if column in fields:
+            inner[column] = first(fields[column])
+        elif column in constants:
+            inner[column] = _lit(constants[column])
+    times = [f"try_cast({first((p,))} AS TIMESTAMPTZ)" for p in time]
+    inner["time"] = times[0] if len(times) == 1 else f"coalesce({', '.join(times)})"
+    if outcome:
+        cases = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in outcome_values.items())
+        raw = first(outcome)
+        inner["outcome"] = (
+            f"CASE WHEN {raw} IS NULL THEN {inner.get('outcome', 'NULL')}"
+            f" ELSE (CASE lower({raw}) {cases} ELSE 'unknown' END) END"
+        )
+    for name, options in helpers.items():
+        inner[name] = first(options)
+    middle = ", ".join(f"{expr} AS {name}" for name, expr in inner.items())
+    outer: list[str] = []
+    for column in COLUMNS:
+        if column == "source":
+            outer.append(f"{_lit(source)} AS source")
+            continue
+        if column == "raw":
+            # secret-named values are redacted; hashes (hashed_token) are not secrets
+            # VARCHAR, not DuckDB's JSON type: every store file must agree on the type.
+            outer.append(
+                f"CAST(CASE WHEN regexp_matches(raw, {_lit(redact.DUCKDB_QUICK)})"
+                f" THEN regexp_replace(raw, {_lit('(?i)' + redact.DUCKDB_KEY)},"
+                f" '\"\\1\":\"{redact.REDACTED}\"', 'g') ELSE raw END AS VARCHAR) AS raw"
+            )
+            continue
+        if column == "origin":
+            outer.append(f"{_lit(origin + ':')} || CAST(_n AS VARCHAR) AS origin")
+            continue
+        expr = overrides.get(column) or (column if column in inner else "NULL")
+        if column == "src_asn":
+            expr = f"try_cast({expr} AS BIGINT)"
+        elif column == "time":
+            expr = (
+                f"CASE WHEN {expr} IS NULL THEN error('record without a readable time')"
+                f" ELSE {expr} END"
+            )
+        elif column == "event_type":
+            expr = (
+                f"CASE WHEN {expr} IS NULL THEN error('record without an event type')"
+                f" ELSE CAST({expr} AS VARCHAR) END"
+            )
+        else:
+            expr = f"CAST({expr} AS VARCHAR)"
+        outer.append(f"{expr} AS {column}")
+    path_list = "[" + ", ".join(_lit(json_path(p)) for p in paths) + "]"
+    select = (
+        "SELECT " + ", ".join(outer) + f" FROM (SELECT _n, raw, {middle} FROM ("
+        "SELECT row_number() OVER () AS _n, CAST(json AS VARCHAR) AS raw,"
+        f" json_extract_string(json, {path_list}) AS v"
+        f" FROM read_ndjson_objects({_lit(str(file))}, maximum_object_size = {max_line + 1})))"
+    )
+    return Plan(tuple(paths), select)
+
+
+def run(
+    sql: Plan,
+    path: Path,
+    max_line: int,
+    target: Path,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[int, Check]:
+    """DuckDB writes the events of `path` straight to the Parquet file `target` (its own
+    parallel writer) while the checking thread hashes the file and reports progress
+    (bytes, lines). Returns (events, check); raises FastPathFailed when the file needs the
+    exact path, after removing `target`."""
+    check = Check(progress=progress)
+    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT})
+    check.abort = con.interrupt
+    thread = threading.Thread(target=_check, args=(path, max_line, check), daemon=True)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")  # it would write into our stdout
+        thread.start()
+        copy = (
+            f"COPY ({sql.select}) TO {_lit(str(target))} (FORMAT parquet,"
+            f" COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP})"
+        )
+        result = con.execute(copy).fetchone()
+        rows = int(result[0]) if result else 0
+    except (duckdb.Error, OSError) as exc:
+        thread.join()
+        target.unlink(missing_ok=True)
+        raise FastPathFailed(check.problem or str(exc).splitlines()[0]) from exc
+    finally:
+        con.close()
+    thread.join()
+    problem = check.problem or (f"check failed: {check.error}" if check.error else "")
+    if not problem and rows != check.lines:
+        problem = f"{rows} records from {check.lines} lines"
+    if problem:
+        target.unlink(missing_ok=True)
+        raise FastPathFailed(problem)
+    return rows, check
