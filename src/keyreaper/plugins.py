@@ -44,6 +44,9 @@ BUILTIN_COMMANDS = {
     "init": "keyreaper.cli.init",
     "fingerprint": "keyreaper.cli.fingerprint",
     "plugins": "keyreaper.cli.plugins",
+    "hunt": "keyreaper.cli.hunt",
+    "ioc": "keyreaper.cli.ioc",
+    "timeline": "keyreaper.cli.timeline",
 }
 
 

@@ -1,0 +1,299 @@
+"""Match indicators against every field of the event store: exact tokens, CIDR ranges,
+domain suffixes (a listed domain matches its subdomains and e-mail addresses), URLs, user
+agents, file names and hashes, key ids, ASNs. Each hit keeps its evidence: the event's
+origin and the field (column or JSON path inside `raw`) that held the indicator."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from keyreaper.domain.model import Indicator
+from keyreaper.hunt import tokens
+from keyreaper.hunt.store import Hit
+
+_IDENTITY = ("src_ip", "user_agent", "credential_id", "actor_id", "actor_name", "target_id")
+_EVENT_COLS = (
+    "time source event_type outcome actor_id actor_name credential_id src_ip src_asn"
+    " user_agent target_id target_name origin"
+).split()
+# Types that no token catches: found by a substring scan of raw (costs a pass over raw).
+SCAN_TYPES = ("file_name",)
+
+
+@dataclass(frozen=True)
+class MatchKeys:
+    exact: list[tuple[str, int]]  # (token, indicator index)
+    domains: list[tuple[str, int]]
+    cidr4: list[tuple[int, int, int]]  # (first, last, indicator index)
+    cidr6: list[tuple[ipaddress.IPv6Network, int]]
+    scans: list[tuple[str, int]]
+
+
+def keys_for(indicators: Sequence[Indicator]) -> MatchKeys:
+    k = MatchKeys([], [], [], [], [])
+    for i, ind in enumerate(indicators):
+        v = ind.value.lower()
+        if ind.type == "cidr":
+            net = ipaddress.ip_network(ind.value, strict=False)
+            if isinstance(net, ipaddress.IPv4Network):
+                k.cidr4.append((int(net.network_address), int(net.broadcast_address), i))
+            else:
+                k.cidr6.append((net, i))
+        elif ind.type == "domain":
+            k.domains.append((v, i))
+        elif ind.type == "url":
+            host = v.split("://", 1)[-1].split("/", 1)[0].split("@")[-1].split(":")[0]
+            k.exact.append((host, i))
+        elif ind.type == "asn":
+            k.exact.append((f"as{int(ind.value)}", i))
+        elif ind.type in SCAN_TYPES:
+            k.scans.append((v, i))
+        else:
+            k.exact.append((v, i))
+    return k
+
+
+def _register(con: duckdb.DuckDBPyConnection, name: str, cols: dict[str, list[Any]]) -> None:
+    con.register(name, pa.table(cols))
+
+
+_MATCH_SQL = """
+WITH t AS (SELECT filename, tok FROM read_parquet({files}, filename = true)),
+hosts AS (
+    SELECT filename, tok, CASE WHEN contains(tok, '@') THEN split_part(tok, '@', 2) ELSE tok
+        END AS host FROM t WHERE contains(tok, '.') AND regexp_matches(tok, '[a-z]')),
+suffixes AS (
+    SELECT filename, tok, unnest(list_transform(range(0, len(string_split(host, '.'))),
+        lambda i: array_to_string(string_split(host, '.')[i + 1:], '.'))) AS key
+    FROM hosts),
+v4 AS (
+    SELECT filename, tok, (CAST(p[1] AS UBIGINT) << 24) + (CAST(p[2] AS UBIGINT) << 16)
+        + (CAST(p[3] AS UBIGINT) << 8) + CAST(p[4] AS UBIGINT) AS n
+    FROM (SELECT filename, tok, string_split(tok, '.') AS p FROM t
+          WHERE regexp_full_match(tok, '(\\d{{1,3}}\\.){{3}}\\d{{1,3}}')))
+SELECT filename, tok, ind FROM t JOIN k_exact USING (tok)
+UNION SELECT filename, suffixes.tok, ind FROM suffixes JOIN k_domain ON suffixes.key = k_domain.tok
+UNION SELECT filename, tok, ind FROM v4 JOIN k_cidr4 ON v4.n BETWEEN k_cidr4.lo AND k_cidr4.hi
+"""
+
+
+def matched_tokens(
+    con: duckdb.DuckDBPyConnection, index_files: Sequence[str], keys: MatchKeys
+) -> list[tuple[str, str, int]]:
+    """(index file, token, indicator index) for every token an indicator matches."""
+    if not index_files:
+        return []
+    _register(con, "k_exact", {"tok": [t for t, _ in keys.exact], "ind": [i for _, i in keys.exact]})
+    _register(
+        con, "k_domain", {"tok": [t for t, _ in keys.domains], "ind": [i for _, i in keys.domains]}
+    )
+    _register(
+        con,
+        "k_cidr4",
+        {
+            "lo": pa.array([a for a, _, _ in keys.cidr4], pa.uint64()),
+            "hi": pa.array([b for _, b, _ in keys.cidr4], pa.uint64()),
+            "ind": [i for _, _, i in keys.cidr4],
+        },
+    )
+    files = "[" + ", ".join(tokens._sql_str(f) for f in index_files) + "]"
+    rows = [(str(a), str(b), int(c)) for a, b, c in con.execute(_MATCH_SQL.format(files=files)).fetchall()]
+    if keys.cidr6:
+        cands = con.execute(
+            f"SELECT DISTINCT filename, tok FROM read_parquet({files}, filename = true)"
+            " WHERE contains(tok, ':') AND NOT contains(tok, '.')"
+        ).fetchall()
+        for fname, tok in cands:
+            try:
+                addr = ipaddress.IPv6Address(tok)
+            except ValueError:
+                continue
+            rows += [(fname, tok, i) for net, i in keys.cidr6 if addr in net]
+    return rows
+
+
+def field_of(event: dict[str, Any], needle: str) -> str:
+    """Which column, or which JSON path of raw, holds the needle (lower-case)."""
+    for col in (*_IDENTITY, "target_name"):
+        val = event.get(col)
+        if val is not None and needle in str(val).lower():
+            return col
+    if event.get("src_asn") is not None and needle == f"as{event['src_asn']}":
+        return "src_asn"
+    try:
+        doc = json.loads(event.get("raw") or "null")
+    except ValueError:
+        return "raw"
+
+    def walk(node: Any, path: str) -> str | None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                found = walk(v, f"{path}.{k}")
+                if found:
+                    return found
+        elif isinstance(node, list):
+            for n, v in enumerate(node):
+                found = walk(v, f"{path}[{n}]")
+                if found:
+                    return found
+        elif node is not None and needle in str(node).lower():
+            return path
+        return None
+
+    return "raw:" + (walk(doc, "$") or "$")
+
+
+def _in_window(ind: Indicator, t: datetime) -> bool:
+    return (ind.valid_from is None or t >= ind.valid_from) and (
+        ind.valid_until is None or t <= ind.valid_until
+    )
+
+
+def hunt(
+    con: duckdb.DuckDBPyConnection,
+    data_files: Sequence[Path],
+    index_dir: Path,
+    indicators: Sequence[Indicator],
+    since: datetime | None = None,
+    until: datetime | None = None,
+    id_map: dict[str, list[str]] | None = None,
+) -> list[Hit]:
+    """Every (indicator, event) pair that matches within the window, as hits."""
+    keys = keys_for(indicators)
+    index = tokens.ensure(con, index_dir, list(data_files))
+    found: dict[tuple[str, int], set[int]] = {}  # (data file, row) -> indicator indexes
+    matches = matched_tokens(con, list(index), keys)
+    if matches:
+        _register(
+            con,
+            "m",
+            {"filename": [a for a, _, _ in matches], "tok": [b for _, b, _ in matches],
+             "ind": [c for _, _, c in matches]},
+        )  # fmt: skip
+        files = "[" + ", ".join(tokens._sql_str(f) for f in index) + "]"
+        for fname, rn, ind in con.execute(
+            f"SELECT i.filename, unnest(i.rows) AS rn, m.ind FROM read_parquet({files},"
+            " filename = true) i JOIN m ON i.filename = m.filename AND i.tok = m.tok"
+        ).fetchall():
+            found.setdefault((str(index[fname]), int(rn)), set()).add(int(ind))
+    if keys.scans:
+        _scan(con, data_files, keys, found)
+    return _to_hits(con, found, indicators, since, until, id_map or {})
+
+
+def _scan(
+    con: duckdb.DuckDBPyConnection,
+    data_files: Sequence[Path],
+    keys: MatchKeys,
+    found: dict[tuple[str, int], set[int]],
+) -> None:
+    for f in data_files:
+        conds = " OR ".join(f"contains(low, {tokens._sql_str(v)})" for v, _ in keys.scans)
+        rows = con.execute(
+            f"SELECT rn, low FROM (SELECT file_row_number AS rn, lower(raw) AS low FROM"
+            f" read_parquet({tokens._sql_str(str(f))}, file_row_number = true)) WHERE {conds}"
+        ).fetchall()
+        for rn, low in rows:
+            for v, i in keys.scans:
+                if v in low:
+                    found.setdefault((str(f), int(rn)), set()).add(i)
+
+
+def _to_hits(
+    con: duckdb.DuckDBPyConnection,
+    found: dict[tuple[str, int], set[int]],
+    indicators: Sequence[Indicator],
+    since: datetime | None,
+    until: datetime | None,
+    id_map: dict[str, list[str]],
+) -> list[Hit]:
+    by_file: dict[str, list[int]] = {}
+    for fname, rn in found:
+        by_file.setdefault(fname, []).append(rn)
+    hits: list[Hit] = []
+    cols = ", ".join(_EVENT_COLS)
+    for fname, rns in by_file.items():
+        where = [f"file_row_number IN ({', '.join(map(str, sorted(rns)))})"]
+        params: list[Any] = []
+        if since:
+            where.append("time >= ?")
+            params.append(since)
+        if until:
+            where.append("time < ?")
+            params.append(until)
+        cur = con.execute(
+            f"SELECT file_row_number AS rn, {cols}, raw FROM read_parquet("
+            f"{tokens._sql_str(fname)}, file_row_number = true) WHERE {' AND '.join(where)}",
+            params,
+        )
+        names = [d[0] for d in cur.description]
+        for values in cur.fetchall():
+            ev = dict(zip(names, values, strict=True))
+            t = ev["time"].astimezone(UTC)
+            for i in sorted(found[(fname, int(ev["rn"]))]):
+                ind = indicators[i]
+                if not _in_window(ind, t):
+                    continue
+                needle = ind.value.lower() if ind.type != "asn" else f"as{int(ind.value)}"
+                if ind.type == "url" and needle not in (ev["raw"] or "").lower().replace("\\/", "/"):
+                    continue  # the host matched but not the whole URL
+                hits.append(_hit(ev, ind, needle, id_map))
+    return sorted(hits, key=lambda h: (h.time, h.origin, h.indicator))
+
+
+def _hit(ev: dict[str, Any], ind: Indicator, needle: str, id_map: dict[str, list[str]]) -> Hit:
+    if ind.type in ("cidr", "domain"):
+        field = field_of(ev, str(ev.get("src_ip") or "").lower()) if ind.type == "cidr" else ""
+        if ind.type == "domain" or field == "raw:$":
+            field = _first_field(ev, ind)
+    else:
+        field = field_of(ev, needle)
+    actor = ev.get("actor_name") or ev.get("actor_id") or ""
+    inv = next(
+        (id_map[k][0] for k in (ev.get("credential_id"), ev.get("actor_id"), actor) if k and k in id_map),
+        "",
+    )
+    return Hit(
+        kind="ioc", hunt=f"ioc:{ind.type}", title=ind.description or f"{ind.type} indicator",
+        time=ev["time"].astimezone(UTC), origin=ev["origin"], indicator_type=ind.type,
+        indicator=ind.value, matched_field=field, source=ev["source"] or "",
+        event_type=ev["event_type"] or "", outcome=ev.get("outcome") or "", actor=actor,
+        credential=ev.get("credential_id") or "", inventory_id=inv,
+        src_ip=ev.get("src_ip") or "", target=ev.get("target_name") or "",
+        detail={"indicator_source": ind.source},
+    )  # fmt: skip
+
+
+def _first_field(ev: dict[str, Any], ind: Indicator) -> str:
+    """For CIDR and domain indicators: the first field holding a value inside them."""
+    if ind.type == "cidr":
+        net = ipaddress.ip_network(ind.value, strict=False)
+        for tok in tokens_in(ev):
+            try:
+                if ipaddress.ip_address(tok) in net:
+                    return field_of(ev, tok)
+            except ValueError:
+                continue
+        return "raw"
+    suffix = ind.value.lower()
+    for tok in tokens_in(ev):
+        host = tok.split("@")[-1]
+        if host == suffix or host.endswith("." + suffix):
+            return field_of(ev, tok)
+    return "raw"
+
+
+def tokens_in(ev: dict[str, Any]) -> list[str]:
+    found = [str(ev.get(c) or "").lower() for c in _IDENTITY]
+    found += re.findall(tokens.TOKEN_RE, (ev.get("raw") or "").lower())
+    return [t for t in found if t]

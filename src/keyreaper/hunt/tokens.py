@@ -1,0 +1,84 @@
+"""A token index beside the event store, so indicator hunts read tokens, not whole records.
+
+For every Parquet file of the event store we keep one index file: each distinct token of the
+file (IP addresses, host names, e-mail addresses, hashes, key ids found anywhere in the raw
+record, plus the lower-cased values of the identity columns) with the row numbers that hold
+it. Event files are written once and never changed, so an index stays valid; it is rebuilt
+when the file's size or mtime differs. Building it costs one pass over `raw`; every later
+hunt over any number of indicators reads only the tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import duckdb
+
+# RE2 (DuckDB) alternation, leftmost-first: e-mails before host names, IPv4 before hosts.
+TOKEN_RE = (
+    r"[a-z0-9._%+-]+@(?:[a-z0-9-]+\.)+[a-z]{2,}"
+    r"|(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?"
+    r"|(?:[a-z0-9_-]+\.)+[a-z][a-z0-9-]+"
+    r"|\b[0-9a-f]{32,64}\b"
+    r"|\b(?:akia|asia|aroa|aida)[0-9a-z]{12,20}\b"
+    r"|\b[0-9a-f]{1,4}(?::[0-9a-f]{0,4}){2,7}\b"
+)
+# Columns whose whole value is a token (credentials, actors and targets have no fixed shape).
+COLUMN_TOKENS = (
+    "lower(src_ip)",
+    "lower(user_agent)",
+    "lower(credential_id)",
+    "lower(actor_id)",
+    "lower(actor_name)",
+    "lower(target_id)",
+    "lower(target_name)",
+    "'as' || CAST(src_asn AS VARCHAR)",
+)
+VERSION = "1"
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def token_expr(text_expr: str, columns: bool = True) -> str:
+    """SQL for the distinct tokens of one event (a list)."""
+    parts = [f"regexp_extract_all(lower({text_expr}), {_sql_str(TOKEN_RE)})"]
+    if columns:
+        parts.append("[" + ", ".join(COLUMN_TOKENS) + "]")
+    expr = parts[0] if len(parts) == 1 else f"list_concat({', '.join(parts)})"
+    return f"list_distinct({expr})"
+
+
+def index_path(index_dir: Path, data_file: Path) -> Path:
+    st = data_file.stat()
+    key = f"{VERSION}:{data_file.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+    return index_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.parquet"
+
+
+def build(con: duckdb.DuckDBPyConnection, data_file: Path, target: Path) -> None:
+    """Write the token index of one event file (atomically: temp file, then rename)."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    src = _sql_str(str(data_file))
+    con.execute(
+        f"COPY (SELECT tok, list(rn ORDER BY rn) AS rows FROM ("
+        f" SELECT file_row_number AS rn, unnest({token_expr('raw')}) AS tok"
+        f" FROM read_parquet({src}, file_row_number = true))"
+        f" WHERE tok IS NOT NULL AND tok <> '' GROUP BY tok ORDER BY tok)"
+        f" TO {_sql_str(str(tmp))} (FORMAT parquet, COMPRESSION zstd)"
+    )
+    os.replace(tmp, target)
+
+
+def ensure(con: duckdb.DuckDBPyConnection, index_dir: Path, files: list[Path]) -> dict[str, Path]:
+    """Index path -> data file for every event file, building missing indexes."""
+    index_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    out: dict[str, Path] = {}
+    for f in files:
+        target = index_path(index_dir, f)
+        if not target.exists():
+            build(con, f, target)
+        out[str(target)] = f
+    return out
