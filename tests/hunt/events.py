@@ -37,7 +37,10 @@ def _time(value: Any) -> datetime:
     text = str(value).replace("Z", "+00:00").replace(" UTC", "+00:00")
     if " " in text and "T" not in text:
         text = text.replace(" ", "T", 1)
-    dt = datetime.fromisoformat(text)
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:  # Panther redacts some times; a fixed time keeps the record usable
+        return datetime(2024, 1, 1, tzinfo=UTC)
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
