@@ -64,6 +64,12 @@ def normalize(source: str, rec: dict[str, Any], origin: str) -> dict[str, Any]:
     g = lambda p: _get(rec, p)  # noqa: E731
     row: dict[str, Any] = {"source": source, "raw": json.dumps(rec), "origin": origin}
     if source == "okta":
+        # Panther's tests lower-case some keys (eventtype, securitycontext); read both.
+        rec = {k[0].lower() + k[1:] if k.islower() else k: v for k, v in rec.items()}
+        fix = {"eventtype": "eventType", "securitycontext": "securityContext",
+               "debugcontext": "debugContext", "authenticationcontext": "authenticationContext"}
+        rec = {fix.get(k, k): v for k, v in rec.items()}
+        g = lambda p: _get(rec, p)  # noqa: E731
         tgt = rec.get("target") or [{}]
         row |= {
             "time": _time(g("published")), "event_type": g("eventType") or "",

@@ -130,6 +130,8 @@ class FieldRef:
 
 
 def resolve(source: str, name: str) -> FieldRef:
+    if name == "raw":  # the whole original record as text
+        return FieldRef(name, "raw", False, "raw IS NOT NULL")
     target = FIELD_MAP.get(source, {}).get(name, name if name in COLUMNS else "")
     if target and not target.startswith("$"):
         return FieldRef(name, target, False, f"{target} IS NOT NULL")
