@@ -60,7 +60,7 @@ def builtin() -> list[Pack]:
             h = _sql_header(path)
             packs.append(
                 Pack(path.stem, h.get("title", path.stem), "sql", path, h.get("description", ""),
-                     _needs(h.get("needs", "").split()))  # fmt: skip
+                     _needs([x for x in h.get("needs", "").split(",") if x.strip()]))  # fmt: skip
             )
         elif path.suffix == ".yml":
             docs = list(yaml.safe_load_all(path.read_text()))
