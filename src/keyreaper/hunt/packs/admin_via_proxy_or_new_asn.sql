@@ -1,7 +1,7 @@
 -- title: Admin activity through a proxy or from a network new to the actor
 -- description: An admin action (admin console, admin API, privilege or policy change) made through an anonymizing proxy, or flagged "New IP" by Okta, or from an ASN (else IP) the actor never used before. Replayed admin sessions of the 2023 Okta support breach looked exactly like this.
 -- sources: okta cloudtrail google_workspace github
--- needs: okta:user.session.access_admin_app okta, okta:*
+-- needs: okta:user.session.access_admin_app, okta:policy.evaluate_sign_on, okta:*
 WITH e AS (
     SELECT *,
         CASE WHEN src_asn IS NOT NULL THEN 'AS' || CAST(src_asn AS VARCHAR) ELSE src_ip END AS net,

@@ -1,7 +1,7 @@
 -- title: CloudTrail CreateAccessKey or AssumeRole outside the principal's baseline
 -- description: A principal creates an access key, assumes a role or gets session tokens for the first time, or from a network it never used for that call before, while it has earlier history (its baseline).
 -- sources: cloudtrail
--- needs: cloudtrail:CreateAccessKey cloudtrail
+-- needs: cloudtrail:CreateAccessKey, cloudtrail:AssumeRole
 WITH e AS (
     SELECT *, CASE WHEN src_asn IS NOT NULL THEN 'AS' || CAST(src_asn AS VARCHAR) ELSE src_ip END AS net,
         coalesce(actor_name, actor_id, credential_id) AS who

@@ -1,7 +1,7 @@
 -- title: Impossible travel of a session or actor
 -- description: Two consecutive events of one session (else one actor) whose geolocations (Okta's client.geographicalContext) are further apart than 900 km/h allows.
 -- sources: okta
--- needs: okta:user.session.start okta
+-- needs: okta:user.session.start, okta:*
 WITH e AS (
     SELECT *, coalesce(session_id, actor_name) AS who,
         TRY_CAST(coalesce(json_extract_string(raw, '$.client.geographicalContext.geolocation.lat'),

@@ -1,7 +1,7 @@
 -- title: User created with a name like a service account
 -- description: A new user whose name is one or two edits away from an existing account name, or that is named like a service account (svc-, -service, bot). Both the BeyondTrust and Cloudflare attackers created such a user for persistence.
 -- sources: okta bitbucket confluence jira google_workspace cloudtrail github
--- needs: okta:user.lifecycle.create confluence, jira:User created cloudtrail
+-- needs: okta:user.lifecycle.create, confluence:User created, jira:User created, cloudtrail:CreateUser
 WITH created AS (
     SELECT *, lower(split_part(coalesce(target_name, ''), '@', 1)) AS new_name FROM events
     WHERE event_type IN ('user.lifecycle.create', 'user.lifecycle.activate', 'CREATE_USER',

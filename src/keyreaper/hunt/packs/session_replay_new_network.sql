@@ -1,7 +1,7 @@
 -- title: Session replayed from a new IP or ASN
 -- description: One session id used from a network other than the one it started on: a stolen cookie or token (such as those in the HAR files of the 2023 Okta breach) replayed by someone else.
 -- sources: okta cloudflare_access google_workspace web
--- needs: okta:user.session.start okta
+-- needs: okta:user.session.start, okta:*
 WITH e AS (
     SELECT *, CASE WHEN src_asn IS NOT NULL THEN 'AS' || CAST(src_asn AS VARCHAR) ELSE src_ip END AS net
     FROM events WHERE session_id IS NOT NULL AND src_ip IS NOT NULL
