@@ -31,7 +31,9 @@ _STIX_PATHS = {
     "user-account:account_login": "credential_id",
     "network-traffic:extensions.'http-request-ext'.request_header.'user-agent'": "user_agent",
 }
-_COMPARISON = re.compile(r"([a-z0-9-]+:[\w.'\-]+)\s*(?:=|LIKE)\s*'((?:[^'\\]|\\.)*)'", re.I)
+_COMPARISON = re.compile(
+    r"([a-z0-9-]+:[\w.'\-]+)\s*(?:=|LIKE|ISSUBSET)\s*(?:'((?:[^'\\]|\\.)*)'|(\d+))", re.I
+)
 _SCO_TYPES = {
     "ipv4-addr": "ipv4",
     "ipv6-addr": "ipv6",
@@ -67,7 +69,8 @@ def parse_stix(text: str, source: str) -> Iterator[Indicator]:
             desc = " ".join(
                 p for p in (getattr(obj, "name", ""), getattr(obj, "description", "")) if p
             )
-            for path, raw in _COMPARISON.findall(obj.pattern):
+            for path, quoted, number in _COMPARISON.findall(obj.pattern):
+                raw = quoted or number
                 hint = _STIX_PATHS.get(path.lower(), "")
                 found = classify(raw.replace("\\'", "'"), hint)
                 if found:
