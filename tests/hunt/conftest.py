@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.hunt import events, replay
 
 from keyreaper.events.store import EventStore
 from keyreaper.workspace import Workspace, init
-from tests.hunt import events, replay
 
 
 @pytest.fixture

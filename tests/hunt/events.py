@@ -56,7 +56,7 @@ def _outcome(value: Any) -> str:
         return "success"
     if v in ("failure", "deny", "denied", "false", "failed", "rejected"):
         return "failure"
-    return "unknown" if not v else v
+    return v if v else "unknown"
 
 
 def normalize(source: str, rec: dict[str, Any], origin: str) -> dict[str, Any]:
@@ -66,8 +66,12 @@ def normalize(source: str, rec: dict[str, Any], origin: str) -> dict[str, Any]:
     if source == "okta":
         # Panther's tests lower-case some keys (eventtype, securitycontext); read both.
         rec = {k[0].lower() + k[1:] if k.islower() else k: v for k, v in rec.items()}
-        fix = {"eventtype": "eventType", "securitycontext": "securityContext",
-               "debugcontext": "debugContext", "authenticationcontext": "authenticationContext"}
+        fix = {
+            "eventtype": "eventType",
+            "securitycontext": "securityContext",
+            "debugcontext": "debugContext",
+            "authenticationcontext": "authenticationContext",
+        }
         rec = {fix.get(k, k): v for k, v in rec.items()}
         g = lambda p: _get(rec, p)  # noqa: E731
         tgt = rec.get("target") or [{}]
@@ -113,8 +117,11 @@ def normalize(source: str, rec: dict[str, Any], origin: str) -> dict[str, Any]:
         }  # fmt: skip
     elif source == "google_workspace":
         row |= {
-            "time": _time(g("id.time")), "event_type": g("events.name") or "",
-            "actor_name": g("actor.email"), "src_ip": g("ipAddress"), "outcome": "success",
+            "time": _time(g("id.time")),
+            "event_type": g("events.name") or "",
+            "actor_name": g("actor.email"),
+            "src_ip": g("ipAddress"),
+            "outcome": "success",
         }
     else:  # sshd, web, cloudflare_access, postgres: replay records already use our names
         row |= {k: rec.get(k) for k in EVENT_SCHEMA.names if k in rec and k not in ("raw",)}
@@ -136,7 +143,9 @@ def batch(rows: Iterable[dict[str, Any]]) -> pa.RecordBatch:
     )
 
 
-def write(store: EventStore, source: str, records: Iterable[dict[str, Any]], name: str = "t") -> int:
+def write(
+    store: EventStore, source: str, records: Iterable[dict[str, Any]], name: str = "t"
+) -> int:
     rows = [normalize(source, rec, f"{name}.jsonl:{n}") for n, rec in enumerate(records, start=1)]
     if rows:
         store.write(source, [batch(rows)])

@@ -52,7 +52,9 @@ def records() -> dict[str, list[dict[str, Any]]]:
     base = datetime(2023, 10, 2, 9, tzinfo=UTC)
     for d in range(40):
         day = base + timedelta(days=d)
-        out["jira"].append(_atl(day, "Issue updated", SVC, "10.20.0.5", [("OPS-1", "ISSUE")], "Issues"))
+        out["jira"].append(
+            _atl(day, "Issue updated", SVC, "10.20.0.5", [("OPS-1", "ISSUE")], "Issues")
+        )
         out["web"].append(_web(day, SVC, "10.20.0.5", "/rest/api/2/issue/OPS-1"))
         out["okta"].append(_okta(day, "user.session.start", SVC, "10.20.0.5", "SUCCESS"))
         out["bitbucket"].append(_atl(day, "Repository accessed by user", BB, "10.20.0.6",
@@ -65,11 +67,15 @@ def records() -> dict[str, list[dict[str, Any]]]:
     out["okta"].append(_okta(t(14, 10), "user.session.start", SVC, ATTACKER, "DENY"))
     out["cloudtrail"].append(_ct(t(14, 11), "AssumeRole", ATTACKER, "AccessDenied"))
     # Nov 15: wiki searches for secret words.
-    for n, word in enumerate(["secret", "token", "client-secret", "cloudflared", "secret", "password"]):
+    for n, word in enumerate(
+        ["secret", "token", "client-secret", "cloudflared", "secret", "password"]
+    ):
         out["web"].append(_web(t(15, 9, n * 5), SVC, ATTACKER,
                                f"/dosearchsite.action?queryString={word}"))  # fmt: skip
     # Nov 16: a look-alike user.
-    out["jira"].append(_atl(t(16, 14), "User created", SVC, ATTACKER, [("smartsheet-svcs", "USER")]))
+    out["jira"].append(
+        _atl(t(16, 14), "User created", SVC, ATTACKER, [("smartsheet-svcs", "USER")])
+    )
     # Nov 22: ScriptRunner installed, the payload fetched, a console attempt denied.
     out["jira"].append(_atl(t(22, 10), "Plugin installed", SVC, ATTACKER,
                             [("ScriptRunner for Jira", "PLUGIN")], "Apps"))  # fmt: skip

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.hunt.replay import CLOUDFLARE_TABLE
 
 from keyreaper.domain.model import Indicator
 from keyreaper.errors import InputError
 from keyreaper.hunt import store
 from keyreaper.hunt.indicators import classify, defang, parse_text, refang
 from keyreaper.hunt.ioc_formats import parse_stix, to_stix, to_table
-from tests.hunt.replay import CLOUDFLARE_TABLE
 
 
 @pytest.mark.parametrize(
@@ -43,7 +43,11 @@ def test_cloudflare_table() -> None:
         ("ipv4", "198.244.174.214", "Sliver C2 (OVH, London)"),
         ("domain", "idowall.com", "served the Sliver payload"),
         ("file_name", "jvm-agent", "Sliver payload"),
-        ("sha256", "bdd1a085d651082ad567b03e5186d1d46d822bb7794157ab8cce95d850a3caaf", "Sliver payload"),
+        (
+            "sha256",
+            "bdd1a085d651082ad567b03e5186d1d46d822bb7794157ab8cce95d850a3caaf",
+            "Sliver payload",
+        ),
     ]
     table = to_table(parse_text(CLOUDFLARE_TABLE, "blog"))
     assert "| 193.142.58[.]126 | IPv4 | primary actor infrastructure (M247, Bucharest) |" in table
@@ -53,9 +57,13 @@ def test_cloudflare_table() -> None:
 
 def test_csv_misp_and_errors(tmp_path: Path) -> None:
     csv = tmp_path / "feed.csv"
-    csv.write_text("indicator,type,comment,valid_until\n1.2.3[.]4,ip,scanner,2024-01-01\nnot an ioc,,x,\n5.6.7.8,ip,,yesterday\n")
+    csv.write_text(
+        "indicator,type,comment,valid_until\n1.2.3[.]4,ip,scanner,2024-01-01\nnot an ioc,,x,\n5.6.7.8,ip,,yesterday\n"
+    )
     found, problems = store.read_file(csv)
-    assert [(i.value, i.description, str(i.valid_until)) for i in found] == [("1.2.3.4", "scanner", "2024-01-01 00:00:00+00:00")]
+    assert [(i.value, i.description, str(i.valid_until)) for i in found] == [
+        ("1.2.3.4", "scanner", "2024-01-01 00:00:00+00:00")
+    ]
     assert len(problems) == 2 and problems[0].startswith(f"{csv}:3")
     misp = tmp_path / "event.json"
     misp.write_text(json.dumps({"Event": {"info": "op", "Orgc": {"name": "CERT"}, "Attribute": [
@@ -67,7 +75,7 @@ def test_csv_misp_and_errors(tmp_path: Path) -> None:
         ("user_agent", "Evil UA/1.0", "CERT")}  # fmt: skip
     bad = tmp_path / "bad.json"
     bad.write_text('{"type": "bundle", "objects": [')
-    with pytest.raises(InputError, match="bad.json"):
+    with pytest.raises(InputError, match=r"bad\.json"):
         store.read_file(bad)
 
 
@@ -77,7 +85,8 @@ def test_stix_round_trip() -> None:
             Indicator("user_agent", "Evil's UA", "x", "ua"), Indicator("asn", "9009", "x", "as")]  # fmt: skip
     back = list(parse_stix(to_stix(inds, "keyreaper"), "file"))
     assert {(i.type, i.value, i.description.split()[-1]) for i in back} == {
-        (i.type, i.value, i.description) for i in inds}
+        (i.type, i.value, i.description) for i in inds
+    }
 
 
 @given(st.ip_addresses(v=4))

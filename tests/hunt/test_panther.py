@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tests.conftest import SHARED_DATA, shared_data
+from tests.hunt import events
 
 from keyreaper.events.store import EventStore
 from keyreaper.hunt import packs
 from keyreaper.workspace import Workspace, init
-from tests.conftest import SHARED_DATA, shared_data
-from tests.hunt import events
 
 COUNTERPARTS = {
     "api_token_created": ("Okta.APIKeyCreated", "GitHub.User.AccessKeyCreated"),
@@ -71,10 +71,14 @@ def verdicts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, boo
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
-def test_hunt_agrees_with_panther(case: tuple[str, dict[str, Any], str], verdicts: dict[str, bool]) -> None:
+def test_hunt_agrees_with_panther(
+    case: tuple[str, dict[str, Any], str], verdicts: dict[str, bool]
+) -> None:
     hunt, test, _ = case
     if test.get("mocks"):
-        pytest.skip("Panther's test needs mocks (a baseline lookup) that a single event cannot carry")
+        pytest.skip(
+            "Panther's test needs mocks (a baseline lookup) that a single event cannot carry"
+        )
     if _id(case) in DISAGREE:
         pytest.xfail(DISAGREE[_id(case)])
     assert verdicts[_id(case)] == bool(test["expected_result"]), f"{hunt} on {_id(case)}"

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tests.hunt import replay
 
 from keyreaper.cli import main
 from keyreaper.domain import Credential
 from keyreaper.inventory import repo
 from keyreaper.workspace import Workspace
-from tests.hunt import replay
 
 
 def _run(capsys: pytest.CaptureFixture[str], ws: Workspace, *args: str) -> str:
@@ -37,7 +37,13 @@ def test_replay_recovers_each_step(
     ws.db.execute(
         "INSERT INTO exposure_items (exposure, item_key, kind, identifier, credential_id)"
         " VALUES (?, ?, ?, ?, ?)",
-        ("okta-har-2023", "k1", "service_account", replay.SVC, "atlassian:service_account:smartsheet"),
+        (
+            "okta-har-2023",
+            "k1",
+            "service_account",
+            replay.SVC,
+            "atlassian:service_account:smartsheet",
+        ),
     )
     pasted = tmp_path / "cloudflare-iocs.txt"
     pasted.write_text(replay.CLOUDFLARE_TABLE)
@@ -60,9 +66,15 @@ def test_replay_recovers_each_step(
     assert okta["outcome"] == "failure" and okta["actor"] == replay.SVC
     assert okta["inventory_id"] == "atlassian:service_account:smartsheet"
 
-    sweep = json.loads(_run(capsys, ws, "hunt", "sweep", replay.SVC, "--since", "2023-11-14", "--json"))
+    sweep = json.loads(
+        _run(capsys, ws, "hunt", "sweep", replay.SVC, "--since", "2023-11-14", "--json")
+    )
     whats = [(s["time"][:10], s["detail"]["what"]) for s in sweep]
-    assert whats == [("2023-11-16", "user"), ("2023-11-22", "plugin"), ("2023-11-23", "group_grant")]
+    assert whats == [
+        ("2023-11-16", "user"),
+        ("2023-11-22", "plugin"),
+        ("2023-11-23", "group_grant"),
+    ]
     assert sweep[0]["target"] == "smartsheet-svcs"
 
     rows = json.loads(_run(capsys, ws, "timeline", "--json"))

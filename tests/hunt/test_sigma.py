@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import REPO, shared_data
+from tests.hunt import events
 
 from keyreaper.events.store import EventStore
 from keyreaper.hunt import sigma_run
 from keyreaper.workspace import Workspace
-from tests.conftest import REPO, shared_data
-from tests.hunt import events
 
 DOC = REPO / "docs" / "sigma.md"
 
@@ -31,10 +31,18 @@ def test_sigmahq_rules_all_run(sqlite_workspace: Workspace) -> None:
     data = shared_data()
     store = EventStore(sqlite_workspace.events_dir)
     for fname, source in (("okta", "okta"), ("aws_cloudtrail", "cloudtrail"), ("github", "github")):
-        recs = [json.loads(x)["log"] for x in (data / "rule-tests" / f"{fname}.jsonl").read_text().splitlines()]
+        recs = [
+            json.loads(x)["log"]
+            for x in (data / "rule-tests" / f"{fname}.jsonl").read_text().splitlines()
+        ]
         events.write(store, source, recs, name=fname)
     for log in (data / "logs" / "atlassian_bitbucket").glob("*.log"):
-        events.write(store, "bitbucket", [json.loads(x) for x in log.read_text().splitlines() if x.strip()], name=log.stem)
+        events.write(
+            store,
+            "bitbucket",
+            [json.loads(x) for x in log.read_text().splitlines() if x.strip()],
+            name=log.stem,
+        )
     collection = sigma_run.load([data / "sigma"])
     assert len(collection.rules) == 109
     con = store.connect()
@@ -62,7 +70,10 @@ def _okta(minute: int, actor: str, etype: str, ip: str = "10.0.0.1") -> dict[str
 
 
 def test_array_field_and_missing_field(sqlite_workspace: Workspace, tmp_path: Path) -> None:
-    store = _write(sqlite_workspace, [_okta(0, "a", "user.lifecycle.create"), _okta(1, "b", "user.session.start")])
+    store = _write(
+        sqlite_workspace,
+        [_okta(0, "a", "user.lifecycle.create"), _okta(1, "b", "user.session.start")],
+    )
     rule = tmp_path / "r.yml"
     rule.write_text("""
 title: array
@@ -127,12 +138,20 @@ correlation:
     [
         ("event_count", "[base]", "{gte: 3}", ["burst"]),  # 3 in 10 min; "slow" spreads 3 over 30
         ("value_count", "[base]", "{gte: 2, field: src_ip}", ["burst"]),
-        ("temporal", "[base, other]", "null", ["slow"]),  # token 5 min after a login; burst has none
+        (
+            "temporal",
+            "[base, other]",
+            "null",
+            ["slow"],
+        ),  # token 5 min after a login; burst has none
     ],
 )
 def test_correlation_timespan(sqlite_workspace: Workspace, tmp_path: Path, ctype: str, rules: str,
                               cond: str, expect: list[str]) -> None:  # fmt: skip
-    rows = [_okta(m, "burst", "user.session.start", ip) for m, ip in ((0, "1.1.1.1"), (4, "2.2.2.2"), (9, "1.1.1.1"))]
+    rows = [
+        _okta(m, "burst", "user.session.start", ip)
+        for m, ip in ((0, "1.1.1.1"), (4, "2.2.2.2"), (9, "1.1.1.1"))
+    ]
     rows += [_okta(m, "slow", "user.session.start") for m in (0, 15, 30)]
     rows += [_okta(35, "slow", "system.api_token.create")]
     store = _write(sqlite_workspace, rows)
@@ -140,6 +159,6 @@ def test_correlation_timespan(sqlite_workspace: Workspace, tmp_path: Path, ctype
     text = CORR % (ctype, rules, cond)
     path.write_text(text.replace("    condition: null\n", ""))
     results = sigma_run.run_collection(store.connect(), sigma_run.load([path]))
-    corr = [r for r in results if r.kind == "correlation"][0]
+    corr = next(r for r in results if r.kind == "correlation")
     assert not corr.error, corr.error
     assert sorted({h.actor for h in corr.hits}) == expect

@@ -28,7 +28,9 @@ def _hit_rows(hits: list[store.Hit]) -> list[dict[str, object]]:
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Hunt: indicators, built-in packs and Sigma rules over the event store.")
+    group = typer.Typer(
+        help="Hunt: indicators, built-in packs and Sigma rules over the event store."
+    )
     app.add_typer(group, name="hunt")
 
     @group.callback(invoke_without_command=True)
@@ -36,8 +38,12 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         since: str | None = typer.Option(None, "--since", help="Start (ISO time or 30d)."),
         until: str | None = typer.Option(None, "--until", help="End, exclusive (ISO time or 1d)."),
-        sigma: list[Path] = typer.Option([], "--sigma", help="Sigma rule file or folder (repeatable)."),
-        pack: list[str] = typer.Option([], "--pack", help="Run only these built-in packs (repeatable)."),
+        sigma: list[Path] = typer.Option(
+            [], "--sigma", help="Sigma rule file or folder (repeatable)."
+        ),
+        pack: list[str] = typer.Option(
+            [], "--pack", help="Run only these built-in packs (repeatable)."
+        ),
         no_iocs: bool = typer.Option(False, "--no-iocs", help="Skip indicator matching."),
         no_packs: bool = typer.Option(False, "--no-packs", help="Skip the built-in packs."),
         as_json: bool = typer.Option(False, "--json", help="JSON output."),
@@ -47,7 +53,9 @@ def register(app: typer.Typer) -> None:
             return
         ws = workspace(ctx)
         res = hunt(ws, parse_time(since), parse_time(until), sigma, pack, not no_iocs, not no_packs)
-        record(ws.db, "hunt.run", outcome="ok", detail=f"{len(res.hits)} hits, {len(res.notes)} notes")
+        record(
+            ws.db, "hunt.run", outcome="ok", detail=f"{len(res.hits)} hits, {len(res.notes)} notes"
+        )
         notes = [{"rule": n.rule, "source": n.source, "reason": n.reason} for n in res.notes]
         errors = [{"rule": r, "error": e} for r, e in res.errors]
         if as_json:
@@ -58,7 +66,9 @@ def register(app: typer.Typer) -> None:
         emit(_hit_rows(res.hits), HIT_COLUMNS, choose(False), title=f"{len(res.hits)} hunt hits",
              empty="no hits")  # fmt: skip
         if notes:
-            err.print(f"[bold yellow]{len(notes)} coverage notes (these rules could not see):[/bold yellow]")
+            err.print(
+                f"[bold yellow]{len(notes)} coverage notes (these rules could not see):[/bold yellow]"
+            )
             for n in notes:
                 err.print(f"  [yellow]GAP[/yellow] {n['rule']} {n['source']}: {n['reason']}")
         for e in errors:
@@ -67,7 +77,9 @@ def register(app: typer.Typer) -> None:
     @group.command("sweep")
     def sweep_cmd(
         ctx: typer.Context,
-        principal: str = typer.Argument(..., help="Actor name/id, key id, or inventory credential id."),
+        principal: str = typer.Argument(
+            ..., help="Actor name/id, key id, or inventory credential id."
+        ),
         since: str = typer.Option(..., "--since", help="T0: look from here (ISO time or 30d)."),
         until: str | None = typer.Option(None, "--until", help="End, exclusive."),
         as_json: bool = typer.Option(False, "--json", help="JSON output."),

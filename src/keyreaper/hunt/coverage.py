@@ -24,8 +24,7 @@ def _counts(
         where.append("time < ?")
         params.append(until)
     rows = con.execute(
-        f"SELECT source, event_type, count(*) FROM events WHERE {' AND '.join(where)}"
-        " GROUP BY ALL",
+        f"SELECT source, event_type, count(*) FROM events WHERE {' AND '.join(where)} GROUP BY ALL",
         params,
     ).fetchall()
     by_type = {(s, t): int(n) for s, t, n in rows}
@@ -58,12 +57,16 @@ def coverage(
             else:
                 status = "ok"
             rows.append(
-                {"hunt": pack.id, "source": source, "event_type": etype, "events": n, "status": status}
+                {
+                    "hunt": pack.id,
+                    "source": source,
+                    "event_type": etype,
+                    "events": n,
+                    "status": status,
+                }
             )
     # A hunt is blind only if none of its sources has what it needs.
-    blind = {
-        p.id for p in packs if not any(r["events"] for r in rows if r["hunt"] == p.id)
-    }
+    blind = {p.id for p in packs if not any(r["events"] for r in rows if r["hunt"] == p.id)}
     for r in rows:
         r["hunt_blind"] = r["hunt"] in blind
     return sorted(rows, key=lambda r: (r["status"] == "ok", r["hunt"], r["source"]))

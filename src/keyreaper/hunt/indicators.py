@@ -33,7 +33,9 @@ _URL_RE = re.compile(r"^[a-z][a-z0-9+.-]{1,15}://\S+$", re.I)
 _ASN_RE = re.compile(r"^as\s?(\d{1,10})$", re.I)
 _HEX_RE = re.compile(r"^[0-9a-f]+$", re.I)
 _CRED_RE = re.compile(r"^(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12,20}$|^(?:ghp|gho|ghs|ghu)_\w{10,}$")
-_FILE_RE = re.compile(r"^[\w.-]+\.(?:exe|dll|jar|sh|ps1|py|bin|elf|zip|tar|gz|so|js|vbs|bat)$", re.I)
+_FILE_RE = re.compile(
+    r"^[\w.-]+\.(?:exe|dll|jar|sh|ps1|py|bin|elf|zip|tar|gz|so|js|vbs|bat)$", re.I
+)
 _HASHES = {32: "md5", 40: "sha1", 64: "sha256"}
 # What the "type" column of advisories says, mapped to our types ("file" is decided per value).
 _TYPE_WORDS = {
@@ -204,8 +206,8 @@ def parse_csv(text: str, source: str) -> Iterator[tuple[int, Indicator | str]]:
     if cols["value"] is None:
         # No header we know: every cell is a candidate value.
         for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-            for cell in row:
-                for token in _tokens(cell):
+            for text_cell in row:
+                for token in _tokens(text_cell):
                     found = classify(token)
                     if found:
                         yield n, _make(*found, source, "")
@@ -228,4 +230,7 @@ def parse_csv(text: str, source: str) -> Iterator[tuple[int, Indicator | str]]:
         if found is None:
             yield n, f"not an indicator: {value[:80]!r}"
             continue
-        yield n, _make(*found, cell(row, "source") or source, cell(row, "description"), vfrom, vuntil)
+        yield (
+            n,
+            _make(*found, cell(row, "source") or source, cell(row, "description"), vfrom, vuntil),
+        )

@@ -22,10 +22,21 @@ from keyreaper.hunt import tokens
 from keyreaper.hunt.store import Hit
 
 _IDENTITY = ("src_ip", "user_agent", "credential_id", "actor_id", "actor_name", "target_id")
-_EVENT_COLS = (
-    "time source event_type outcome actor_id actor_name credential_id src_ip src_asn"
-    " user_agent target_id target_name origin"
-).split()
+_EVENT_COLS = [
+    "time",
+    "source",
+    "event_type",
+    "outcome",
+    "actor_id",
+    "actor_name",
+    "credential_id",
+    "src_ip",
+    "src_asn",
+    "user_agent",
+    "target_id",
+    "target_name",
+    "origin",
+]
 # Types that no token catches: found by a substring scan of raw (costs a pass over raw).
 SCAN_TYPES = ("file_name",)
 
@@ -93,7 +104,9 @@ def matched_tokens(
     """(index file, token, indicator index) for every token an indicator matches."""
     if not index_files:
         return []
-    _register(con, "k_exact", {"tok": [t for t, _ in keys.exact], "ind": [i for _, i in keys.exact]})
+    _register(
+        con, "k_exact", {"tok": [t for t, _ in keys.exact], "ind": [i for _, i in keys.exact]}
+    )
     _register(
         con, "k_domain", {"tok": [t for t, _ in keys.domains], "ind": [i for _, i in keys.domains]}
     )
@@ -107,7 +120,10 @@ def matched_tokens(
         },
     )
     files = "[" + ", ".join(tokens._sql_str(f) for f in index_files) + "]"
-    rows = [(str(a), str(b), int(c)) for a, b, c in con.execute(_MATCH_SQL.format(files=files)).fetchall()]
+    rows = [
+        (str(a), str(b), int(c))
+        for a, b, c in con.execute(_MATCH_SQL.format(files=files)).fetchall()
+    ]
     if keys.cidr6:
         cands = con.execute(
             f"SELECT DISTINCT filename, tok FROM read_parquet({files}, filename = true)"
@@ -245,7 +261,9 @@ def _to_hits(
                 if not _in_window(ind, t):
                     continue
                 needle = ind.value.lower() if ind.type != "asn" else f"as{int(ind.value)}"
-                if ind.type == "url" and needle not in (ev["raw"] or "").lower().replace("\\/", "/"):
+                if ind.type == "url" and needle not in (ev["raw"] or "").lower().replace(
+                    "\\/", "/"
+                ):
                     continue  # the host matched but not the whole URL
                 hits.append(_hit(ev, ind, needle, id_map))
     return sorted(hits, key=lambda h: (h.time, h.origin, h.indicator))
@@ -260,7 +278,11 @@ def _hit(ev: dict[str, Any], ind: Indicator, needle: str, id_map: dict[str, list
         field = field_of(ev, needle)
     actor = ev.get("actor_name") or ev.get("actor_id") or ""
     inv = next(
-        (id_map[k][0] for k in (ev.get("credential_id"), ev.get("actor_id"), actor) if k and k in id_map),
+        (
+            id_map[k][0]
+            for k in (ev.get("credential_id"), ev.get("actor_id"), actor)
+            if k and k in id_map
+        ),
         "",
     )
     return Hit(
@@ -295,5 +317,5 @@ def _first_field(ev: dict[str, Any], ind: Indicator) -> str:
 
 def tokens_in(ev: dict[str, Any]) -> list[str]:
     found = [str(ev.get(c) or "").lower() for c in _IDENTITY]
-    found += re.findall(tokens.TOKEN_RE, (ev.get("raw") or "").lower())
+    found += re.findall(tokens.TOKEN_PATTERN, (ev.get("raw") or "").lower())
     return [t for t in found if t]

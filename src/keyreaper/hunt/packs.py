@@ -59,15 +59,27 @@ def builtin() -> list[Pack]:
         if path.suffix == ".sql":
             h = _sql_header(path)
             packs.append(
-                Pack(path.stem, h.get("title", path.stem), "sql", path, h.get("description", ""),
-                     _needs([x for x in h.get("needs", "").split(",") if x.strip()]))  # fmt: skip
+                Pack(
+                    path.stem,
+                    h.get("title", path.stem),
+                    "sql",
+                    path,
+                    h.get("description", ""),
+                    _needs([x for x in h.get("needs", "").split(",") if x.strip()]),
+                )
             )
         elif path.suffix == ".yml":
             docs = list(yaml.safe_load_all(path.read_text()))
             top = docs[-1] if "correlation" in docs[-1] else docs[0]
             packs.append(
-                Pack(str(top.get("name", path.stem)), str(top["title"]), "sigma", path,
-                     str(top.get("description", "")), _needs(docs[0].get("keyreaper-needs", [])))  # fmt: skip
+                Pack(
+                    str(top.get("name", path.stem)),
+                    str(top["title"]),
+                    "sigma",
+                    path,
+                    str(top.get("description", "")),
+                    _needs(docs[0].get("keyreaper-needs", [])),
+                )
             )
     return packs
 
@@ -81,7 +93,9 @@ def select(names: Sequence[str]) -> list[Pack]:
     if missing:
         from keyreaper.errors import KeyreaperError
 
-        raise KeyreaperError(f"unknown hunt pack(s): {', '.join(missing)} (see keyreaper hunt packs)")
+        raise KeyreaperError(
+            f"unknown hunt pack(s): {', '.join(missing)} (see keyreaper hunt packs)"
+        )
     return [known[n] for n in names]
 
 
@@ -112,10 +126,21 @@ def run_sql(
     for r in rows:
         t, source, etype, outcome, actor_id, actor_name, cred, ip, target, origin, why = r
         res.hits.append(
-            Hit(kind="pack", hunt=pack.id, title=pack.title, time=t.astimezone(UTC), origin=origin,
-                source=source, event_type=etype or "", outcome=outcome or "",
-                actor=actor_name or actor_id or "", credential=cred or "", src_ip=ip or "",
-                target=target or "", detail={"why": why or ""})  # fmt: skip
+            Hit(
+                kind="pack",
+                hunt=pack.id,
+                title=pack.title,
+                time=t.astimezone(UTC),
+                origin=origin,
+                source=source,
+                event_type=etype or "",
+                outcome=outcome or "",
+                actor=actor_name or actor_id or "",
+                credential=cred or "",
+                src_ip=ip or "",
+                target=target or "",
+                detail={"why": why or ""},
+            )
         )
     return res
 

@@ -28,7 +28,9 @@ def parse_time(text: str | None) -> datetime | None:
     try:
         dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError as exc:
-        raise KeyreaperError(f"not a time: {text!r} (use 2023-11-14, 2023-11-14T10:00Z or 30d)") from exc
+        raise KeyreaperError(
+            f"not a time: {text!r} (use 2023-11-14, 2023-11-14T10:00Z or 30d)"
+        ) from exc
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 

@@ -19,7 +19,14 @@ import duckdb
 
 from keyreaper.errors import InputError, Location
 from keyreaper.extras import require
-from keyreaper.hunt.sigma_sql import MACROS, Compiled, Unsupported, compile_rule, resolve, sources_for
+from keyreaper.hunt.sigma_sql import (
+    MACROS,
+    Compiled,
+    Unsupported,
+    compile_rule,
+    resolve,
+    sources_for,
+)
 from keyreaper.hunt.store import Hit
 
 _COLS = "time, source, event_type, outcome, actor_id, actor_name, credential_id, src_ip, target_name, origin"
@@ -52,7 +59,7 @@ def load(paths: Sequence[Path]) -> Any:
     from sigma.collection import SigmaCollection
     from sigma.exceptions import SigmaError
 
-    files: list[Path] = []
+    files: list[str | Path] = []
     for p in paths:
         if p.is_dir():
             files += sorted(x for x in p.rglob("*") if x.suffix in (".yml", ".yaml"))
@@ -114,7 +121,11 @@ def run_rule(
     if not res.sources:
         ls = rule.logsource
         res.notes.append(
-            Note(res.rule_id, "", f"no event source for logsource {ls.product}/{ls.service}/{ls.category}")
+            Note(
+                res.rule_id,
+                "",
+                f"no event source for logsource {ls.product}/{ls.service}/{ls.category}",
+            )
         )
         return res
     win = _window(since, until)
@@ -176,7 +187,7 @@ def run_correlation(
             except Unsupported as exc:
                 res.error = f"cannot compile {ref.reference}: {exc}"
                 return res
-            groups = []
+            groups: list[str] = []
             for g in corr.group_by or []:
                 fname = aliases.get(g, {}).get(ref.reference, g)
                 groups.append(resolve(source, fname).sql + f" AS g_{len(groups)}")
@@ -221,7 +232,9 @@ def run_correlation(
 
 def _holds(cond: Any, n: int) -> bool:
     op, c = cond.op.name, cond.count
-    return {"LT": n < c, "LTE": n <= c, "GT": n > c, "GTE": n >= c, "EQ": n == c, "NEQ": n != c}[op]
+    return bool(
+        {"LT": n < c, "LTE": n <= c, "GT": n > c, "GTE": n >= c, "EQ": n == c, "NEQ": n != c}[op]
+    )
 
 
 def run_collection(

@@ -68,10 +68,15 @@ ALL_SOURCES = (
 FIELD_MAP: dict[str, dict[str, str]] = {
     "okta": {"eventtype": "$.eventType", "displaymessage": "$.displayMessage"},
     "web": {
-        "c-ip": "src_ip", "cs-user-agent": "user_agent", "cs-uri-stem": "target_name",
-        "cs-uri-query": "target_name", "cs-uri": "target_name", "cs-username": "actor_name",
-        "sc-status": "outcome", "cs-method": "event_type",
-    },  # fmt: skip
+        "c-ip": "src_ip",
+        "cs-user-agent": "user_agent",
+        "cs-uri-stem": "target_name",
+        "cs-uri-query": "target_name",
+        "cs-uri": "target_name",
+        "cs-username": "actor_name",
+        "sc-status": "outcome",
+        "cs-method": "event_type",
+    },
     "sshd": {"user": "actor_name", "ip": "src_ip"},
 }
 # Per source: top-level fields that hold arrays of objects.
@@ -226,26 +231,38 @@ class Compiler:
                 test = f"lower({ref.sql}) = lower({other.sql})"
             return f"coalesce({test}, false)"
         pred = self.predicate(value)
-        if name in EVENT_TYPE_FIELDS.get(self.source, ()) or name == "event_type":
-            if isinstance(value, SigmaString) and not value.contains_special():
-                self.out.event_types.add(str(value))
+        is_type = name in EVENT_TYPE_FIELDS.get(self.source, ()) or name == "event_type"
+        if is_type and isinstance(value, SigmaString) and not value.contains_special():
+            self.out.event_types.add(str(value))
         if ref.is_list:
-            return f"coalesce(len(list_filter({ref.sql}, lambda x: {pred.format(x='x')})) > 0, false)"
+            return (
+                f"coalesce(len(list_filter({ref.sql}, lambda x: {pred.format(x='x')})) > 0, false)"
+            )
         return f"coalesce({pred.format(x=ref.sql)}, false)"
 
     def predicate(self, value: Any) -> str:
         """A template with {x} standing for the value under test."""
         if isinstance(value, SigmaCasedString):
-            return "{x} LIKE " + lit(like_pattern(value)).replace("{", "{{").replace("}", "}}") + " ESCAPE '\\'"
+            return (
+                "{x} LIKE "
+                + lit(like_pattern(value)).replace("{", "{{").replace("}", "}}")
+                + " ESCAPE '\\'"
+            )
         if isinstance(value, SigmaString):
-            return "{x} ILIKE " + lit(like_pattern(value)).replace("{", "{{").replace("}", "}}") + " ESCAPE '\\'"
+            return (
+                "{x} ILIKE "
+                + lit(like_pattern(value)).replace("{", "{{").replace("}", "}}")
+                + " ESCAPE '\\'"
+            )
         if isinstance(value, SigmaBool):
             return "lower({x}) = " + lit(str(value.boolean).lower())
         if isinstance(value, SigmaNumber):
             return "TRY_CAST({x} AS DOUBLE) = " + str(float(value.number))
         if isinstance(value, SigmaRegularExpression):
             flags = "".join(sorted(value.sigma_to_re_flag[f] for f in value.flags))
-            rx = lit(str(value.regexp.original if hasattr(value.regexp, "original") else value.regexp))
+            rx = lit(
+                str(value.regexp.original if hasattr(value.regexp, "original") else value.regexp)
+            )
             rx = rx.replace("{", "{{").replace("}", "}}")
             return "regexp_matches({x}, " + rx + (f", {lit(flags)})" if flags else ")")
         if isinstance(value, SigmaCompareExpression):

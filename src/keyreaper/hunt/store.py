@@ -101,9 +101,13 @@ def load_indicators(db: Database, confirmed_only: bool = False) -> list[Indicato
         )
     return [
         Indicator(
-            r["type"], r["value"], r["source"], r["description"],
-            _parse_dt(r["valid_from"]), _parse_dt(r["valid_until"]),
-        )  # fmt: skip
+            r["type"],
+            r["value"],
+            r["source"],
+            r["description"],
+            _parse_dt(r["valid_from"]),
+            _parse_dt(r["valid_until"]),
+        )
         for r in db.query(sql + " ORDER BY type, value")
     ]
 
@@ -155,10 +159,27 @@ class Hit:
         }  # fmt: skip
 
 
-_HIT_COLS = (
-    "id kind hunt title indicator_type indicator matched_field time source event_type outcome"
-    " actor credential inventory_id src_ip target origin detail found_at"
-).split()
+_HIT_COLS = [
+    "id",
+    "kind",
+    "hunt",
+    "title",
+    "indicator_type",
+    "indicator",
+    "matched_field",
+    "time",
+    "source",
+    "event_type",
+    "outcome",
+    "actor",
+    "credential",
+    "inventory_id",
+    "src_ip",
+    "target",
+    "origin",
+    "detail",
+    "found_at",
+]
 
 
 def save_hits(db: Database, hits: Sequence[Hit]) -> int:
@@ -180,10 +201,8 @@ def save_hits(db: Database, hits: Sequence[Hit]) -> int:
     return len(rows)
 
 
-def load_hits(
-    db: Database, kinds: Sequence[str] = (), since: datetime | None = None
-) -> list[Row]:
-    sql, params = "SELECT * FROM hunt_hits WHERE 1 = 1", []
+def load_hits(db: Database, kinds: Sequence[str] = (), since: datetime | None = None) -> list[Row]:
+    sql, params = "SELECT * FROM hunt_hits WHERE 1 = 1", list[Any]()
     if kinds:
         sql += f" AND kind IN ({', '.join('?' for _ in kinds)})"
         params.extend(kinds)

@@ -45,7 +45,7 @@ def sweep(
         f"(lower(actor_name) IN ({marks}) OR lower(actor_id) IN ({marks})"
         f" OR lower(credential_id) IN ({marks}) OR split_part(lower(actor_name), '@', 1) IN ({marks}))"
     ]
-    params: list[object] = names * 4
+    params: list[object] = [*names, *names, *names, *names]
     if since:
         where.append("time >= ?")
         params.append(since)
@@ -62,10 +62,20 @@ def sweep(
     hits = []
     for t, source, etype, outcome, aid, aname, cred, ip, target, ttype, origin, what in rows:
         hits.append(
-            Hit(kind="sweep", hunt=f"sweep:{label}", title=f"{what}: {etype}",
-                time=t.astimezone(UTC), origin=origin, source=source, event_type=etype or "",
-                outcome=outcome or "", actor=aname or aid or "", credential=cred or "",
-                src_ip=ip or "", target=target or "",
-                detail={"what": what, "target_type": ttype or ""})  # fmt: skip
+            Hit(
+                kind="sweep",
+                hunt=f"sweep:{label}",
+                title=f"{what}: {etype}",
+                time=t.astimezone(UTC),
+                origin=origin,
+                source=source,
+                event_type=etype or "",
+                outcome=outcome or "",
+                actor=aname or aid or "",
+                credential=cred or "",
+                src_ip=ip or "",
+                target=target or "",
+                detail={"what": what, "target_type": ttype or ""},
+            )
         )
     return hits

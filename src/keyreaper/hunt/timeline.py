@@ -69,7 +69,9 @@ def build(
                          credential=h["credential"] or h["inventory_id"], source=h["source"],
                          src_ip=h["src_ip"], evidence=h["origin"], outcome=h["outcome"]))  # fmt: skip
     rows += _exposures(db, con, ids, since)
-    for a in db.query("SELECT at, actor, action, subject, outcome, detail FROM audit_log ORDER BY seq"):
+    for a in db.query(
+        "SELECT at, actor, action, subject, outcome, detail FROM audit_log ORDER BY seq"
+    ):
         t = _dt(a["at"])
         if t is None or (since and t < since) or (ids and a["subject"].lower() not in ids):
             continue
@@ -93,14 +95,20 @@ def _exposures(
             (e["name"],),
         )
         creds = sorted({str(i["credential_id"]) for i in items if i["credential_id"]})
-        if ids and not ids & {c.lower() for c in creds} | {str(i["identifier"]).lower() for i in items}:
+        if ids and not ids & {c.lower() for c in creds} | {
+            str(i["identifier"]).lower() for i in items
+        }:
             continue
         if not since or t0 >= since:
             rows.append(_row(t0, "exposure", f"exposure {e['name']} T0 ({len(items)} items)",
                              credential=", ".join(creds), evidence=e["t0_source"]))  # fmt: skip
         for cred in creds:
             names = identifiers(db, cred)
-            names |= {str(i["identifier"]).lower() for i in items if i["credential_id"] == cred and i["identifier"]}
+            names |= {
+                str(i["identifier"]).lower()
+                for i in items
+                if i["credential_id"] == cred and i["identifier"]
+            }
             marks = ", ".join("?" for _ in names)
             first = con.execute(
                 f"SELECT time, source, event_type, src_ip, origin, coalesce(actor_name, actor_id)"
@@ -130,7 +138,7 @@ def picture(rows: list[dict[str, Any]], path: Path, title: str = "incident timel
     for n, r in enumerate(rows):
         t = _dt(r["time"])
         y = LANES.index(r["lane"])
-        ax.scatter([t], [y], color=colors[r["lane"]], s=40, zorder=3)
+        ax.scatter([t], [y], color=colors[r["lane"]], s=40, zorder=3)  # type: ignore[arg-type]
         if len(rows) <= 40:
             ax.annotate(r["what"][:60], (t, y), xytext=(4, 6 + (n % 3) * 9),
                         textcoords="offset points", fontsize=7, rotation=12)  # fmt: skip

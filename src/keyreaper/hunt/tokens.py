@@ -17,8 +17,8 @@ from pathlib import Path
 import duckdb
 
 # RE2 (DuckDB) alternation, leftmost-first: e-mails before host names, IPv4 before hosts.
-TOKEN_RE = (
-    r"[a-z0-9._%+-]+@(?:[a-z0-9-]+\.)+[a-z]{2,}"
+TOKEN_PATTERN = (
+    r"[a-z0-9._%+-]+@(?:[a-z0-9-]+\.)+[a-z]{2,}"  # noqa: S105
     r"|(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?"
     r"|(?:[a-z0-9_-]+\.)+[a-z][a-z0-9-]+"
     r"|\b[0-9a-f]{32,64}\b"
@@ -45,7 +45,7 @@ def _sql_str(value: str) -> str:
 
 def token_expr(text_expr: str, columns: bool = True) -> str:
     """SQL for the distinct tokens of one event (a list)."""
-    parts = [f"regexp_extract_all(lower({text_expr}), {_sql_str(TOKEN_RE)})"]
+    parts = [f"regexp_extract_all(lower({text_expr}), {_sql_str(TOKEN_PATTERN)})"]
     if columns:
         parts.append("[" + ", ".join(COLUMN_TOKENS) + "]")
     expr = parts[0] if len(parts) == 1 else f"list_concat({', '.join(parts)})"
