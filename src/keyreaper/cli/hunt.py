@@ -124,6 +124,27 @@ def register(app: typer.Typer) -> None:
             err.print(f"[bold red]{len(gaps)} coverage gaps[/bold red]; hunts blind over this window: "
                       f"{', '.join(blind) or 'none'}")  # fmt: skip
 
+    @group.command("raw")
+    def raw_cmd(
+        ctx: typer.Context,
+        files: list[Path] = typer.Argument(..., help="JSON-lines (or text) log files."),
+        as_json: bool = typer.Option(False, "--json", help="JSON output."),
+        as_csv: bool = typer.Option(False, "--csv", help="CSV output."),
+    ) -> None:
+        """Match the imported indicators against log files directly, without ingesting them."""
+        from keyreaper.hunt import rawscan
+
+        ws = workspace(ctx)
+        for f in files:
+            if not f.is_file():
+                raise KeyreaperError(f"{f}: no such file")
+        found = rawscan.scan(files, store.load_indicators(ws.db))
+        rows = [{"origin": f"{h.path}:{h.line}", "indicator_type": h.indicator.type,
+                 "indicator": h.indicator.value, "matched_field": h.field,
+                 "description": h.indicator.description} for h in found]  # fmt: skip
+        emit(rows, ["origin", "indicator_type", "indicator", "matched_field", "description"],
+             choose(as_json, as_csv), title=f"{len(rows)} matches", empty="no matches")  # fmt: skip
+
     @group.command("packs")
     def packs_cmd(as_json: bool = typer.Option(False, "--json", help="JSON output.")) -> None:
         """List the built-in hunt packs."""

@@ -271,9 +271,7 @@ def _to_hits(
 
 def _hit(ev: dict[str, Any], ind: Indicator, needle: str, id_map: dict[str, list[str]]) -> Hit:
     if ind.type in ("cidr", "domain"):
-        field = field_of(ev, str(ev.get("src_ip") or "").lower()) if ind.type == "cidr" else ""
-        if ind.type == "domain" or field == "raw:$":
-            field = _first_field(ev, ind)
+        field = _first_field(ev, ind)
     else:
         field = field_of(ev, needle)
     actor = ev.get("actor_name") or ev.get("actor_id") or ""
