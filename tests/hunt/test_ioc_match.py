@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tests.hunt import events
+
 from keyreaper.domain.model import Indicator
 from keyreaper.events.store import EventStore
 from keyreaper.hunt import ioc_match, rawscan
 from keyreaper.workspace import Workspace
-from tests.hunt import events
 
 INDICATORS = [
     Indicator("ipv4", "193.142.58.126"),

@@ -270,10 +270,7 @@ def _to_hits(
 
 
 def _hit(ev: dict[str, Any], ind: Indicator, needle: str, id_map: dict[str, list[str]]) -> Hit:
-    if ind.type in ("cidr", "domain"):
-        field = _first_field(ev, ind)
-    else:
-        field = field_of(ev, needle)
+    field = _first_field(ev, ind) if ind.type in ("cidr", "domain") else field_of(ev, needle)
     actor = ev.get("actor_name") or ev.get("actor_id") or ""
     inv = next(
         (
