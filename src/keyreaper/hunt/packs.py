@@ -16,8 +16,7 @@ from typing import Any
 
 import duckdb
 
-from keyreaper.hunt import sigma_run
-from keyreaper.hunt.sigma_run import Note, RuleResult
+from keyreaper.hunt.results import Note, RuleResult
 from keyreaper.hunt.store import Hit
 
 PACK_DIR = Path(__file__).parent / "packs"
@@ -151,6 +150,8 @@ def run(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> list[RuleResult]:
+    from keyreaper.hunt import sigma_run  # pySigma is imported only when a Sigma pack runs
+
     results: list[RuleResult] = []
     for pack in packs:
         if pack.kind == "sql":

@@ -35,35 +35,16 @@ class RawHit:
 
 
 class Matcher:
-    """Full-semantics check of one record against every indicator."""
+    """Full-semantics check of one record against the indicators the prefilter named."""
 
     def __init__(self, indicators: Sequence[Indicator]) -> None:
         self.indicators = list(indicators)
-        self.exact: dict[str, list[int]] = {}
-        self.domains: dict[str, list[int]] = {}
-        self.nets: dict[int, dict[int, list[int]]] = {}  # prefix length -> network int -> ids
-        self.nets6: list[tuple[ipaddress.IPv6Network, int]] = []
-        self.urls: list[tuple[str, int]] = []
-        self.substrings: list[tuple[str, int]] = []
-        for i, ind in enumerate(self.indicators):
-            v = ind.value.lower()
-            if ind.type == "cidr":
-                net = ipaddress.ip_network(ind.value, strict=False)
-                if isinstance(net, ipaddress.IPv4Network):
-                    bucket = self.nets.setdefault(net.prefixlen, {})
-                    bucket.setdefault(int(net.network_address), []).append(i)
-                else:
-                    self.nets6.append((net, i))
-            elif ind.type == "domain":
-                self.domains.setdefault(v, []).append(i)
-            elif ind.type == "url":
-                self.urls.append((v, i))
-            elif ind.type == "file_name":
-                self.substrings.append((v, i))
-            elif ind.type == "asn":
-                self.exact.setdefault(f"as{int(ind.value)}", []).append(i)
-            else:
-                self.exact.setdefault(v, []).append(i)
+        # CIDRs are parsed once here rather than per candidate line.
+        self.nets = {
+            i: ipaddress.ip_network(ind.value, strict=False)
+            for i, ind in enumerate(self.indicators)
+            if ind.type == "cidr"
+        }
 
     def literals(self) -> list[tuple[bytes, int]]:
         """(literal, indicator index) for the prefilter."""
@@ -80,48 +61,59 @@ class Matcher:
                 out.append((v.encode(), i))
         return out
 
-    def _by_token(self, tok: str) -> set[int]:
-        found = set(self.exact.get(tok, ()))
-        host = tok.rsplit("@", 1)[-1]
-        parts = host.split(".")
-        for n in range(len(parts)):
-            found.update(self.domains.get(".".join(parts[n:]), ()))
-        if self.nets or self.nets6:
-            try:
-                addr = ipaddress.ip_address(tok.split("/")[0])
-            except ValueError:
-                return found
-            if isinstance(addr, ipaddress.IPv4Address):
-                n4 = int(addr)
-                for plen, bucket in self.nets.items():
-                    found.update(bucket.get(n4 >> (32 - plen) << (32 - plen), ()))
-            else:
-                found.update(i for net, i in self.nets6 if addr in net)
-        return found
-
-    def match(self, line: str) -> dict[int, str]:
-        """Indicator index -> where it matched, for one record (JSON or plain text)."""
+    def check(self, line: str, wanted: set[int]) -> dict[int, str]:
+        """Indicator index -> where it matched, for the indicators whose literal occurred in
+        this line (the prefilter's candidates); checks only those, with full semantics."""
+        low = line.lower()
+        toks = set(_TOKEN.findall(low))
+        hosts = {t.rsplit("@", 1)[-1] for t in toks if "." in t}
+        doc: Any = None
         hits: dict[int, str] = {}
-        try:
-            doc = json.loads(line)
-        except ValueError:
-            doc = None
-        for path, value in _leaves(doc, "$") if doc is not None else [("line", line)]:
-            low = value.lower()
-            cands = {low, *_TOKEN.findall(low)}
-            if isinstance(doc, dict) and path.lower().endswith(("asn", "asnumber")):
-                cands.add(f"as{low}")
-            for tok in cands:
-                for i in self._by_token(tok):
-                    hits.setdefault(i, path)
-        low_line = line.lower().replace("\\/", "/")
-        for url, i in self.urls:
-            if url in low_line:
-                hits.setdefault(i, "line")
-        for sub, i in self.substrings:
-            if sub in low_line:
-                hits.setdefault(i, "line")
+        for i in wanted:
+            ind = self.indicators[i]
+            v = ind.value.lower()
+            t = ind.type
+            if t == "cidr":
+                needle = next((x for x in toks if _in_net(x, self.nets[i])), None)
+            elif t == "domain":
+                needle = next((h for h in hosts if h == v or h.endswith("." + v)), None)
+            elif t in ("url", "file_name"):
+                needle = v if v in low.replace("\\/", "/") else None
+            elif t in ("user_agent", "asn"):
+                if doc is None:
+                    doc = _parse(line)
+                want = v if t == "user_agent" else ind.value
+                needle = next((val.lower() for p, val in _leaves(doc, "$") if val.lower() == want
+                               and (t != "asn" or p.lower().endswith(("asn", "asnumber")))), None)  # fmt: skip
+            else:
+                needle = v if v in toks else None
+            if needle is not None:
+                if doc is None:
+                    doc = _parse(line)
+                hits[i] = _where(doc, needle)
         return hits
+
+
+def _parse(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return line
+
+
+def _in_net(tok: str, net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    if not tok[:1].isdigit() and ":" not in tok:
+        return False
+    try:
+        return ipaddress.ip_address(tok.split("/")[0]) in net
+    except ValueError:
+        return False
+
+
+def _where(doc: Any, needle: str) -> str:
+    if isinstance(doc, str):
+        return "line"
+    return next((p for p, val in _leaves(doc, "$") if needle in val.lower()), "line")
 
 
 def _leaves(node: Any, path: str) -> Iterator[tuple[str, str]]:
@@ -163,17 +155,18 @@ def scan(paths: Sequence[Path], indicators: Sequence[Indicator]) -> list[RawHit]
         flags=hs.HS_FLAG_CASELESS,
         literal=True,
     )
+    owner = [i for _, i in lits]
     hits: list[RawHit] = []
     for path in paths:
-        hits += _scan_file(db, path, matcher)
+        hits += _scan_file(db, path, matcher, owner)
     return hits
 
 
-def _collect(_id: int, _frm: int, to: int, _flags: int, ends: list[int]) -> None:
-    ends.append(to)
+def _collect(lit_id: int, _frm: int, to: int, _flags: int, ends: list[tuple[int, int]]) -> None:
+    ends.append((lit_id, to))
 
 
-def _scan_file(db: Any, path: Path, matcher: Matcher) -> list[RawHit]:
+def _scan_file(db: Any, path: Path, matcher: Matcher, owner: list[int]) -> list[RawHit]:
     out: list[RawHit] = []
     with open(path, "rb") as fh:
         size = fh.seek(0, 2)
@@ -188,16 +181,19 @@ def _scan_file(db: Any, path: Path, matcher: Matcher) -> list[RawHit]:
                     nl = mm.rfind(b"\n", start, end)
                     end = nl + 1 if nl > start else mm.find(b"\n", end) + 1 or size
                 chunk = mm[start:end]
-                ends: list[int] = []
+                ends: list[tuple[int, int]] = []
                 db.scan(chunk, match_event_handler=_collect, context=ends)
-                line_starts = sorted({chunk.rfind(b"\n", 0, e) + 1 for e in ends})
+                by_line: dict[int, set[int]] = {}
+                for lit_id, e in ends:
+                    by_line.setdefault(chunk.rfind(b"\n", 0, e) + 1, set()).add(owner[lit_id])
+                line_starts = sorted(by_line)
                 counted, pos = line_no, 0
                 for ls in line_starts:
                     counted += chunk.count(b"\n", pos, ls)
                     pos = ls
                     le = chunk.find(b"\n", ls)
                     text = chunk[ls : le if le >= 0 else len(chunk)].decode("utf-8", "replace")
-                    for i, where in matcher.match(text).items():
+                    for i, where in matcher.check(text, by_line[ls]).items():
                         out.append(RawHit(str(path), counted, matcher.indicators[i], where))
                 line_no += chunk.count(b"\n")
                 start = end

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from keyreaper.errors import KeyreaperError
 from keyreaper.events.store import EventStore
-from keyreaper.hunt import ioc_match, packs, sigma_run, store
-from keyreaper.hunt.sigma_run import Note, RuleResult
+from keyreaper.hunt import ioc_match, packs, store
+from keyreaper.hunt.results import Note, RuleResult
 from keyreaper.hunt.store import Hit
 from keyreaper.inventory import repo
 from keyreaper.workspace import Workspace
@@ -65,6 +65,8 @@ def hunt(
         if use_packs:
             result.results += packs.run(con, packs.select(pack_names), since, until)
         if sigma:
+            from keyreaper.hunt import sigma_run
+
             result.results += sigma_run.run_collection(con, sigma_run.load(sigma), since, until)
     finally:
         con.close()

@@ -10,7 +10,6 @@ base rules per group-by value inside a sliding window of the rule's timespan.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import duckdb
 
 from keyreaper.errors import InputError, Location
 from keyreaper.extras import require
+from keyreaper.hunt.results import Note, RuleResult
 from keyreaper.hunt.sigma_sql import (
     MACROS,
     Compiled,
@@ -30,27 +30,6 @@ from keyreaper.hunt.sigma_sql import (
 from keyreaper.hunt.store import Hit
 
 _COLS = "time, source, event_type, outcome, actor_id, actor_name, credential_id, src_ip, target_name, origin"
-
-
-@dataclass
-class Note:
-    """Something a rule could not see or do: reported as loudly as a hit."""
-
-    rule: str
-    source: str
-    reason: str
-
-
-@dataclass
-class RuleResult:
-    rule_id: str
-    title: str
-    kind: str  # rule | correlation
-    sources: tuple[str, ...]
-    hits: list[Hit] = field(default_factory=list)
-    notes: list[Note] = field(default_factory=list)
-    error: str = ""
-    sql: dict[str, str] = field(default_factory=dict)
 
 
 def load(paths: Sequence[Path]) -> Any:
