@@ -78,24 +78,17 @@ def _register(con: duckdb.DuckDBPyConnection, name: str, cols: dict[str, list[An
     con.register(name, pa.table(cols))
 
 
-_MATCH_SQL = """
-WITH t AS (SELECT filename, tok FROM read_parquet({files}, filename = true)),
-hosts AS (
-    SELECT filename, tok, CASE WHEN contains(tok, '@') THEN split_part(tok, '@', 2) ELSE tok
-        END AS host FROM t WHERE contains(tok, '.') AND regexp_matches(tok, '[a-z]')),
-suffixes AS (
-    SELECT filename, tok, unnest(list_transform(range(0, len(string_split(host, '.'))),
-        lambda i: array_to_string(string_split(host, '.')[i + 1:], '.'))) AS key
-    FROM hosts),
-v4 AS (
-    SELECT filename, tok, (CAST(p[1] AS UBIGINT) << 24) + (CAST(p[2] AS UBIGINT) << 16)
-        + (CAST(p[3] AS UBIGINT) << 8) + CAST(p[4] AS UBIGINT) AS n
-    FROM (SELECT filename, tok, string_split(tok, '.') AS p FROM t
-          WHERE regexp_full_match(tok, '(\\d{{1,3}}\\.){{3}}\\d{{1,3}}')))
-SELECT filename, tok, ind FROM t JOIN k_exact USING (tok)
-UNION SELECT filename, suffixes.tok, ind FROM suffixes JOIN k_domain ON suffixes.key = k_domain.tok
-UNION SELECT filename, tok, ind FROM v4 JOIN k_cidr4 ON v4.n BETWEEN k_cidr4.lo AND k_cidr4.hi
-"""
+# One query per kind of key, each skipped when there is no key of its kind.
+_MATCH_SQL = {
+    "k_exact": "SELECT filename, tok, ind FROM read_parquet({files}, filename = true)"
+    " JOIN k_exact USING (tok)",
+    "k_domain": "SELECT filename, s.tok, ind FROM (SELECT filename, tok, unnest(sfx) AS key"
+    " FROM read_parquet({files}, filename = true) WHERE sfx IS NOT NULL) s"
+    " JOIN k_domain ON s.key = k_domain.tok",
+    "k_cidr4": "SELECT filename, tok, ind FROM (SELECT filename, tok, ip4 FROM"
+    " read_parquet({files}, filename = true) WHERE ip4 IS NOT NULL) t"
+    " JOIN k_cidr4 ON t.ip4 BETWEEN k_cidr4.lo AND k_cidr4.hi",
+}
 
 
 def matched_tokens(
@@ -120,10 +113,12 @@ def matched_tokens(
         },
     )
     files = "[" + ", ".join(tokens._sql_str(f) for f in index_files) + "]"
-    rows = [
-        (str(a), str(b), int(c))
-        for a, b, c in con.execute(_MATCH_SQL.format(files=files)).fetchall()
-    ]
+    found: set[tuple[str, str, int]] = set()
+    for table, n in (("k_exact", keys.exact), ("k_domain", keys.domains), ("k_cidr4", keys.cidr4)):
+        if n:
+            sql = _MATCH_SQL[table].format(files=files)
+            found.update((str(a), str(b), int(c)) for a, b, c in con.execute(sql).fetchall())
+    rows = sorted(found)
     if keys.cidr6:
         cands = con.execute(
             f"SELECT DISTINCT filename, tok FROM read_parquet({files}, filename = true)"
@@ -225,6 +220,12 @@ def _scan(
                     found.setdefault((str(f), int(rn)), set()).add(i)
 
 
+# Reading `raw` costs as much as the whole file; the JSON path of a value found only in raw
+# is worked out when the file is smaller than this (else the field is just "raw"; the origin
+# still names the record). URL indicators always read raw: they are verified on it.
+RAW_EVIDENCE_BYTES = 256 << 20
+
+
 def _to_hits(
     con: duckdb.DuckDBPyConnection,
     found: dict[tuple[str, int], set[int]],
@@ -247,12 +248,12 @@ def _to_hits(
         if until:
             where.append("time < ?")
             params.append(until)
+        src = f"read_parquet({tokens._sql_str(fname)}, file_row_number = true)"
         cur = con.execute(
-            f"SELECT file_row_number AS rn, {cols}, raw FROM read_parquet("
-            f"{tokens._sql_str(fname)}, file_row_number = true) WHERE {' AND '.join(where)}",
-            params,
+            f"SELECT file_row_number AS rn, {cols} FROM {src} WHERE {' AND '.join(where)}", params
         )
         names = [d[0] for d in cur.description]
+        pending: list[tuple[dict[str, Any], Indicator]] = []
         for values in cur.fetchall():
             ev = dict(zip(names, values, strict=True))
             t = ev["time"].astimezone(UTC)
@@ -260,17 +261,74 @@ def _to_hits(
                 ind = indicators[i]
                 if not _in_window(ind, t):
                     continue
-                needle = ind.value.lower() if ind.type != "asn" else f"as{int(ind.value)}"
-                if ind.type == "url" and needle not in (ev["raw"] or "").lower().replace(
-                    "\\/", "/"
-                ):
-                    continue  # the host matched but not the whole URL
-                hits.append(_hit(ev, ind, needle, id_map))
+                field = None if ind.type == "url" else _column_field(ev, ind)
+                if field:
+                    hits.append(_hit(ev, ind, field, id_map))
+                else:
+                    pending.append((ev, ind))
+        if not pending:
+            continue
+        small = Path(fname).stat().st_size <= RAW_EVIDENCE_BYTES
+        if small or any(ind.type == "url" for _, ind in pending):
+            wanted = ", ".join(sorted({str(ev["rn"]) for ev, _ in pending}))
+            raws = dict(
+                con.execute(
+                    f"SELECT file_row_number, raw FROM {src} WHERE file_row_number IN ({wanted})"
+                ).fetchall()
+            )
+        else:
+            raws = {}
+        for ev, ind in pending:
+            raw = raws.get(ev["rn"])
+            if ind.type == "url" and ind.value.lower() not in (raw or "").lower().replace(
+                "\\/", "/"
+            ):
+                continue  # the host matched but not the whole URL
+            ev = {**ev, "raw": raw}
+            field = _raw_field(ev, ind) if raw is not None else "raw"
+            hits.append(_hit(ev, ind, field, id_map))
     return sorted(hits, key=lambda h: (h.time, h.origin, h.indicator))
 
 
-def _hit(ev: dict[str, Any], ind: Indicator, needle: str, id_map: dict[str, list[str]]) -> Hit:
-    field = _first_field(ev, ind) if ind.type in ("cidr", "domain") else field_of(ev, needle)
+def _needle(ind: Indicator) -> str:
+    return ind.value.lower() if ind.type != "asn" else f"as{int(ind.value)}"
+
+
+def _column_field(ev: dict[str, Any], ind: Indicator) -> str | None:
+    """The normalized column that explains the match, if one does (no need to read raw)."""
+    if ind.type == "cidr":
+        net = ipaddress.ip_network(ind.value, strict=False)
+        for col in ("src_ip",):
+            try:
+                if ev.get(col) and ipaddress.ip_address(str(ev[col])) in net:
+                    return col
+            except ValueError:
+                pass
+        return None
+    if ind.type == "domain":
+        v = ind.value.lower()
+        for col in ("target_name", "actor_name", "actor_id", "target_id"):
+            host = str(ev.get(col) or "").lower().rsplit("@", 1)[-1]
+            if host == v or host.endswith("." + v):
+                return col
+        return None
+    if ind.type == "asn":
+        return (
+            "src_asn" if ev.get("src_asn") is not None and int(ind.value) == ev["src_asn"] else None
+        )
+    needle = _needle(ind)
+    return next(
+        (c for c in (*_IDENTITY, "target_name") if str(ev.get(c) or "").lower() == needle), None
+    )
+
+
+def _raw_field(ev: dict[str, Any], ind: Indicator) -> str:
+    if ind.type in ("cidr", "domain"):
+        return _first_field(ev, ind)
+    return field_of(ev, _needle(ind))
+
+
+def _hit(ev: dict[str, Any], ind: Indicator, field: str, id_map: dict[str, list[str]]) -> Hit:
     actor = ev.get("actor_name") or ev.get("actor_id") or ""
     inv = next(
         (

@@ -36,7 +36,19 @@ COLUMN_TOKENS = (
     "lower(target_name)",
     "'as' || CAST(src_asn AS VARCHAR)",
 )
-VERSION = "1"
+VERSION = "2"
+# Per token, precomputed once at build so a hunt only joins: the IPv4 address as an integer
+# (CIDR ranges) and the host's suffixes (domain indicators match subdomains and e-mails).
+_IP4 = (
+    "CASE WHEN regexp_full_match(tok, '(\\d{1,3}\\.){3}\\d{1,3}') THEN"
+    " (CAST(split_part(tok, '.', 1) AS UBIGINT) << 24) + (CAST(split_part(tok, '.', 2) AS UBIGINT) << 16)"
+    " + (CAST(split_part(tok, '.', 3) AS UBIGINT) << 8) + CAST(split_part(tok, '.', 4) AS UBIGINT) END"
+)
+_SFX = (
+    "CASE WHEN contains(tok, '.') AND regexp_matches(tok, '[a-z]') THEN list_transform("
+    "range(0, len(string_split(split_part(tok, '@', -1), '.')) - 1), lambda i: array_to_string("
+    "string_split(split_part(tok, '@', -1), '.')[i + 1:], '.')) END"
+)
 
 
 def _sql_str(value: str) -> str:
@@ -63,10 +75,11 @@ def build(con: duckdb.DuckDBPyConnection, data_file: Path, target: Path) -> None
     tmp = target.with_name(f".{target.name}.tmp")
     src = _sql_str(str(data_file))
     con.execute(
-        f"COPY (SELECT tok, list(rn ORDER BY rn) AS rows FROM ("
+        f"COPY (SELECT tok, {_IP4} AS ip4, {_SFX} AS sfx, rows FROM ("
+        f"SELECT tok, list(rn ORDER BY rn) AS rows FROM ("
         f" SELECT file_row_number AS rn, unnest({token_expr('raw')}) AS tok"
         f" FROM read_parquet({src}, file_row_number = true))"
-        f" WHERE tok IS NOT NULL AND tok <> '' GROUP BY tok ORDER BY tok)"
+        f" WHERE tok IS NOT NULL AND tok <> '' GROUP BY tok) ORDER BY tok)"
         f" TO {_sql_str(str(tmp))} (FORMAT parquet, COMPRESSION zstd)"
     )
     os.replace(tmp, target)
