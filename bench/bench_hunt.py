@@ -26,7 +26,9 @@ EVENT_TYPES = ["user.session.start", "user.authentication.sso", "policy.evaluate
 
 
 def _ip(rnd: random.Random) -> str:
-    return f"{rnd.randint(11, 223)}.{rnd.randint(0, 255)}.{rnd.randint(0, 255)}.{rnd.randint(1, 254)}"
+    return (
+        f"{rnd.randint(11, 223)}.{rnd.randint(0, 255)}.{rnd.randint(0, 255)}.{rnd.randint(1, 254)}"
+    )
 
 
 def generate(data: Path, iocs: Path, ips: Path, seed: int = 11) -> dict[str, int]:
@@ -38,7 +40,10 @@ def generate(data: Path, iocs: Path, ips: Path, seed: int = 11) -> dict[str, int
     uas = [f"Mozilla/5.0 (X11; Linux x86_64) Agent/{n:05d}" for n in range(3_000)]
     bad_ips = [_ip(rnd) for _ in range(N_IPS)]
     bad_ips[:40] = pool[:40]  # 40 indicator IPs do occur as client IPs
-    cidrs = [f"{rnd.randint(11, 223)}.{rnd.randint(0, 255)}.{rnd.randint(0, 255)}.0/24" for _ in range(N_CIDRS)]
+    cidrs = [
+        f"{rnd.randint(11, 223)}.{rnd.randint(0, 255)}.{rnd.randint(0, 255)}.0/24"
+        for _ in range(N_CIDRS)
+    ]
     cidrs[:10] = [".".join(pool[100 + n].split(".")[:3]) + ".0/24" for n in range(10)]
     cidrs[10:15] = [".".join(pool[200 + n].split(".")[:2]) + ".0.0/16" for n in range(5)]
     domains = [f"bad{n}.evil{n % 50}.net" for n in range(N_DOMAINS)]
@@ -135,7 +140,9 @@ def main() -> None:
         store.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(store.parent, 0o700)
         start = time.perf_counter()
-        duckdb.connect().execute(INGEST.format(data=data, out=store / "bench.parquet", name=data.name))
+        duckdb.connect().execute(
+            INGEST.format(data=data, out=store / "bench.parquet", name=data.name)
+        )
         os.chmod(store / "bench.parquet", 0o600)
         print(f"ingest (bench setup, DuckDB SQL): {time.perf_counter() - start:.1f}s", flush=True)
     start = time.perf_counter()

@@ -67,7 +67,10 @@ def hunt(
         if sigma:
             from keyreaper.hunt import sigma_run
 
-            result.results += sigma_run.run_collection(con, sigma_run.load(sigma), since, until)
+            problems: list[str] = []
+            collection = sigma_run.load(sigma, problems)
+            result.errors += [("sigma", p) for p in problems]
+            result.results += sigma_run.run_collection(con, collection, since, until)
     finally:
         con.close()
     for r in result.results:

@@ -32,13 +32,16 @@ from keyreaper.hunt.store import Hit
 _COLS = "time, source, event_type, outcome, actor_id, actor_name, credential_id, src_ip, target_name, origin"
 
 
-def load(paths: Sequence[Path]) -> Any:
-    """A SigmaCollection of every .yml/.yaml under the paths, references resolved."""
+def load(paths: Sequence[Path], problems: list[str] | None = None) -> Any:
+    """A SigmaCollection of every .yml/.yaml under the paths, references resolved. A file
+    that is not valid YAML or Sigma is skipped and named in `problems` (file:line: reason),
+    or raised as InputError when no list is given."""
     require("sigma", "hunt")
+    import yaml
     from sigma.collection import SigmaCollection
     from sigma.exceptions import SigmaError
 
-    files: list[str | Path] = []
+    files: list[Path] = []
     for p in paths:
         if p.is_dir():
             files += sorted(x for x in p.rglob("*") if x.suffix in (".yml", ".yaml"))
@@ -46,11 +49,26 @@ def load(paths: Sequence[Path]) -> Any:
             files.append(p)
         else:
             raise InputError(Location(str(p)), "no such file or folder")
+    parts = []
+    for f in files:
+        try:
+            parts.append(SigmaCollection.load_ruleset([f], collect_errors=True))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            err = InputError(Location(str(f), mark.line + 1 if mark else None), f"not YAML: {exc}")
+            if problems is None:
+                raise err from exc
+            problems.append(str(err))
+        except SigmaError as exc:
+            err = InputError(Location(str(f)), str(exc))
+            if problems is None:
+                raise err from exc
+            problems.append(str(err))
+    collection = SigmaCollection.merge(parts) if parts else SigmaCollection([])
     try:
-        collection = SigmaCollection.load_ruleset(files, collect_errors=True)
         collection.resolve_rule_references()
     except SigmaError as exc:
-        raise InputError(Location(str(getattr(exc, "source", "") or paths[0])), str(exc)) from exc
+        raise InputError(Location(str(files[0]) if files else "-"), str(exc)) from exc
     return collection
 
 
