@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 import typer.main
+from tests.conftest import REPO
 
 from keyreaper.cli import app, main
 from keyreaper.domain.model import Indicator
 from keyreaper.hunt import store
 from keyreaper.workspace import Workspace
-from tests.conftest import REPO
 
 
 def _commands() -> list[tuple[str, Any]]:

@@ -12,6 +12,7 @@ from tests.hunt import replay
 
 from keyreaper.cli import main
 from keyreaper.domain import Credential
+from keyreaper.hunt import timeline
 from keyreaper.inventory import repo
 from keyreaper.workspace import Workspace
 
@@ -99,6 +100,8 @@ def test_replay_recovers_each_step(
     picture = tmp_path / "timeline.png"
     _run(capsys, ws, "timeline", "--picture", str(picture), "--actor", replay.SVC)
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = timeline.svg(rows)
+    assert text.lstrip().startswith("<?xml") and "<svg" in text and "hit" in text
 
     table = _run(capsys, ws, "ioc", "export", "--table")
     assert "193.142.58[.]126" in table and "idowall[.]com" in table

@@ -124,6 +124,14 @@ def _exposures(
     return rows
 
 
+def svg(rows: list[dict[str, Any]], title: str = "incident timeline") -> str:
+    """The lane chart as SVG text, for embedding in the self-contained HTML report."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return picture(rows, Path(tmp) / "timeline.svg", title).read_text()
+
+
 def picture(rows: list[dict[str, Any]], path: Path, title: str = "incident timeline") -> Path:
     """A lane chart of the timeline (PNG or SVG by the file's suffix) for the HTML report."""
     require("matplotlib", "report")
