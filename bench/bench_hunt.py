@@ -116,6 +116,7 @@ TO '{out}' (FORMAT parquet, COMPRESSION zstd)
 REFERENCE = """
 import duckdb, sys
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 n = con.execute("SELECT count(*) FROM read_json(?, format='newline_delimited') WHERE client.ipAddress IN "
                 "(SELECT ip FROM read_csv(?, header=true, columns={'ip': 'VARCHAR'}))", [sys.argv[1], sys.argv[2]]).fetchone()[0]
 print(n)

@@ -11,11 +11,10 @@ import typer
 from keyreaper.cli.context import err, out, workspace
 from keyreaper.cli.output import choose, emit
 from keyreaper.errors import KeyreaperError
-from keyreaper.events.store import EventStore
 from keyreaper.hunt import coverage as cov
 from keyreaper.hunt import packs, store
 from keyreaper.hunt import sweep as sw
-from keyreaper.hunt.run import hunt, parse_time
+from keyreaper.hunt.run import connect, hunt, parse_time
 from keyreaper.hunt.timeline import identifiers
 from keyreaper.store.audit import record
 
@@ -88,7 +87,7 @@ def register(app: typer.Typer) -> None:
         """Everything PRINCIPAL created or changed since T0 (users, grants, tokens, keys, apps, plugins)."""
         ws = workspace(ctx)
         names = identifiers(ws.db, principal)
-        con = EventStore(ws.events_dir).connect()
+        con = connect(ws)
         try:
             hits = sw.sweep(con, sorted(names), parse_time(since), parse_time(until))
         finally:
@@ -110,7 +109,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Per hunt and source: the event types needed and whether the store has them."""
         ws = workspace(ctx)
-        con = EventStore(ws.events_dir).connect()
+        con = connect(ws)
         try:
             rows = cov.coverage(con, packs.select(pack), parse_time(since), parse_time(until))
         finally:

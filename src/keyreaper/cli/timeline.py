@@ -8,9 +8,8 @@ import typer
 
 from keyreaper.cli.context import err, workspace
 from keyreaper.cli.output import choose, emit
-from keyreaper.events.store import EventStore
 from keyreaper.hunt import timeline as tl
-from keyreaper.hunt.run import parse_time
+from keyreaper.hunt.run import connect, parse_time
 
 COLUMNS = ["time", "lane", "what", "actor", "credential", "source", "src_ip", "evidence"]
 
@@ -32,7 +31,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The merged incident timeline."""
         ws = workspace(ctx)
-        con = EventStore(ws.events_dir).connect()
+        con = connect(ws)
         try:
             rows = tl.build(ws.db, con, credential, actor, parse_time(since))
         finally:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
+
 from keyreaper.errors import KeyreaperError
 from keyreaper.events.store import EventStore
 from keyreaper.hunt import ioc_match, packs, store
@@ -15,6 +17,14 @@ from keyreaper.hunt.results import Note, RuleResult
 from keyreaper.hunt.store import Hit
 from keyreaper.inventory import repo
 from keyreaper.workspace import Workspace
+
+
+def connect(ws: Workspace) -> duckdb.DuckDBPyConnection:
+    """The event store's DuckDB connection, quiet: a progress bar on stdout would corrupt
+    --json output of long hunts."""
+    con = EventStore(ws.events_dir).connect()
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -52,7 +62,7 @@ def hunt(
     use_packs: bool = True,
 ) -> Outcome:
     es = EventStore(ws.events_dir)
-    con = es.connect()
+    con = connect(ws)
     result = Outcome()
     try:
         if use_iocs:
