@@ -12,6 +12,8 @@ from keyreaper.hunt.store import Hit
 
 # Checked in order: the first class whose pattern matches the lower-cased event type wins.
 CLASSES = (
+    # Removals first, so "membership remove" or "token revoke" is not read as a grant.
+    ("removal", r"remov|delet|revok|deactivat|disabl|suspend|uninstall"),
     ("plugin", r"plugin|app installed|app enabled|add-on|marketplace"),
     ("token", r"api_token|access.?token|personal_access_token|createaccesskey|token (created|generated)|oauth_access|createservicespecificcredential"),
     ("key", r"public_key|ssh.*key|deploy_key|uploadsshpublickey|createloginprofile|gpg key|signing key"),
@@ -19,7 +21,8 @@ CLASSES = (
     ("user", r"user\.lifecycle\.(create|activate)|user created|createuser|create_user|user\.create|org\.add_member|invite_member"),
     ("group_grant", r"membership|added to (user )?group|addusertogroup|add_member|add_user|group\.user_membership\.add"),
     ("role_grant", r"privilege\.grant|assign_role|attach\w*policy|put\w*policy|permission (added|granted)|update_member|promote|add_admin|createrole|assumerole"),
-    ("change", r"create|add|update|grant|enable|install|attach|put|modify|change|set|reset|delete|remove|disable"),
+    # Other changes only where they touch access: not every ticket or page edit.
+    ("change", r"(create|add|update|grant|enable|attach|put|modify|change|set|reset|delete|remove|disable|revoke)\w*[ ._-]?\w*[ ._-]?(permission|polic|role|group|factor|mfa|password|hook|secret|setting|config|trust|federation|idp|sso|saml|scope|admin|member|user|credential|key|token)|(permission|polic|role|group|factor|mfa|password|hook|secret|setting|config|trust|federation|idp|saml|scope|admin|member|credential)\w*[ ._-]?\w*[ ._-]?(create|add|update|grant|enable|attach|put|modify|change|set|reset)"),
 )  # fmt: skip
 
 
