@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from tests.hunt import replay
+
 from keyreaper.hunt import coverage, packs, sweep
 from keyreaper.hunt.run import connect
 from keyreaper.workspace import Workspace
-from tests.hunt import replay
 
 
 def test_coverage_names_gaps(replay_ws: Workspace) -> None:
