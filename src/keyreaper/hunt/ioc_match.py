@@ -194,17 +194,14 @@ def hunt(
     index = tokens.ensure(con, index_dir, list(data_files))
     found: dict[tuple[str, int], set[int]] = {}  # (data file, row) -> indicator indexes
     matches = matched_tokens(con, list(index), keys)
-    if matches:
-        _register(
-            con,
-            "m",
-            {"filename": [a for a, _, _ in matches], "tok": [b for _, b, _ in matches],
-             "ind": [c for _, _, c in matches]},
-        )  # fmt: skip
-        files = "[" + ", ".join(tokens._sql_str(f) for f in index) + "]"
-        for fname, rn, ind in con.execute(
-            f"SELECT i.filename, unnest(i.rows) AS rn, m.ind FROM read_parquet({files},"
-            " filename = true) i JOIN m ON i.filename = m.filename AND i.tok = m.tok"
+    by_index: dict[str, list[tuple[str, int]]] = {}
+    for fname, tok, ind in matches:
+        by_index.setdefault(fname, []).append((tok, ind))
+    for fname, pairs in by_index.items():
+        _register(con, "m", {"tok": [t for t, _ in pairs], "ind": [i for _, i in pairs]})
+        for rn, ind in con.execute(
+            f"SELECT p.rn, m.ind FROM read_parquet({tokens._sql_str(fname)}) d JOIN m USING (tok)"
+            f" JOIN read_parquet({tokens._sql_str(str(tokens.rows_path(fname)))}) p ON p.id = d.id"
         ).fetchall():
             found.setdefault((str(index[fname]), int(rn)), set()).add(int(ind))
     if keys.scans:
@@ -250,7 +247,8 @@ def _to_hits(
     hits: list[Hit] = []
     cols = ", ".join(_EVENT_COLS)
     for fname, rns in by_file.items():
-        where = [f"file_row_number IN ({', '.join(map(str, sorted(rns)))})"]
+        _register(con, "want", {"rn": pa.array(sorted(rns), pa.int64())})
+        where = ["true"]
         params: list[Any] = []
         if since:
             where.append("time >= ?")
@@ -260,7 +258,9 @@ def _to_hits(
             params.append(until)
         src = f"read_parquet({tokens._sql_str(fname)}, file_row_number = true)"
         cur = con.execute(
-            f"SELECT file_row_number AS rn, {cols} FROM {src} WHERE {' AND '.join(where)}", params
+            f"SELECT p.file_row_number AS rn, {cols} FROM {src} p JOIN want"
+            f" ON p.file_row_number = want.rn WHERE {' AND '.join(where)}",
+            params,
         )
         names = [d[0] for d in cur.description]
         pending: list[tuple[dict[str, Any], Indicator]] = []
@@ -278,7 +278,7 @@ def _to_hits(
                     pending.append((ev, ind))
         if not pending:
             continue
-        small = Path(fname).stat().st_size <= RAW_EVIDENCE_BYTES
+        small = _raw_bytes(fname) <= RAW_EVIDENCE_BYTES
         if small or any(ind.type == "url" for _, ind in pending):
             wanted = ", ".join(sorted({str(ev["rn"]) for ev, _ in pending}))
             raws = dict(
@@ -298,6 +298,17 @@ def _to_hits(
             field = _raw_field(ev, ind) if raw is not None else "raw"
             hits.append(_hit(ev, ind, field, id_map))
     return sorted(hits, key=lambda h: (h.time, h.origin, h.indicator))
+
+
+def _raw_bytes(fname: str) -> int:
+    """Uncompressed size of the raw column: what reading it costs."""
+    import pyarrow.parquet as pq
+
+    md = pq.ParquetFile(fname).metadata
+    col = md.schema.names.index("raw")
+    return sum(
+        md.row_group(g).column(col).total_uncompressed_size for g in range(md.num_row_groups)
+    )
 
 
 def _needle(ind: Indicator) -> str:

@@ -36,7 +36,7 @@ COLUMN_TOKENS = (
     "lower(target_name)",
     "'as' || CAST(src_asn AS VARCHAR)",
 )
-VERSION = "2"
+VERSION = "3"
 # Per token, precomputed once at build so a hunt only joins: the IPv4 address as an integer
 # (CIDR ranges) and the host's suffixes (domain indicators match subdomains and e-mails).
 _IP4 = (
@@ -70,19 +70,41 @@ def index_path(index_dir: Path, data_file: Path) -> Path:
     return index_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.parquet"
 
 
+def rows_path(index_file: Path | str) -> Path:
+    """The postings file beside a token file: (id, rn) sorted by id."""
+    p = Path(index_file)
+    return p.with_name(p.stem + ".rows.parquet")
+
+
 def build(con: duckdb.DuckDBPyConnection, data_file: Path, target: Path) -> None:
-    """Write the token index of one event file (atomically: temp file, then rename)."""
-    tmp = target.with_name(f".{target.name}.tmp")
+    """Write the token index of one event file: a dictionary of distinct tokens (tok, id,
+    ip4, sfx) and its postings (id, row number) apart, so a hunt decodes only the small
+    dictionary and the postings it needs. Both are written to temporary names, then renamed,
+    postings last (its presence marks a complete index)."""
     src = _sql_str(str(data_file))
     con.execute(
-        f"COPY (SELECT tok, {_IP4} AS ip4, {_SFX} AS sfx, rows FROM ("
-        f"SELECT tok, list(rn ORDER BY rn) AS rows FROM ("
-        f" SELECT file_row_number AS rn, unnest({token_expr('raw')}) AS tok"
-        f" FROM read_parquet({src}, file_row_number = true))"
-        f" WHERE tok IS NOT NULL AND tok <> '' GROUP BY tok) ORDER BY tok)"
-        f" TO {_sql_str(str(tmp))} (FORMAT parquet, COMPRESSION zstd)"
+        "CREATE OR REPLACE TEMP TABLE kr_pairs AS SELECT file_row_number AS rn,"
+        f" unnest({token_expr('raw')}) AS tok FROM read_parquet({src}, file_row_number = true)"
     )
-    os.replace(tmp, target)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE kr_dict AS SELECT row_number() OVER (ORDER BY tok) - 1"
+        f" AS id, tok, {_IP4} AS ip4, {_SFX} AS sfx FROM (SELECT DISTINCT tok FROM kr_pairs"
+        " WHERE tok IS NOT NULL AND tok <> '')"
+    )
+    rows = rows_path(target)
+    tmp_tok, tmp_rows = target.with_name(f".{target.name}.tmp"), rows.with_name(f".{rows.name}.tmp")
+    con.execute(
+        f"COPY (SELECT id, tok, ip4, sfx FROM kr_dict ORDER BY id) TO {_sql_str(str(tmp_tok))}"
+        " (FORMAT parquet, COMPRESSION zstd)"
+    )
+    con.execute(
+        "COPY (SELECT d.id, p.rn FROM kr_pairs p JOIN kr_dict d USING (tok) ORDER BY d.id, p.rn)"
+        f" TO {_sql_str(str(tmp_rows))} (FORMAT parquet, COMPRESSION zstd)"
+    )
+    con.execute("DROP TABLE kr_pairs")
+    con.execute("DROP TABLE kr_dict")
+    os.replace(tmp_tok, target)
+    os.replace(tmp_rows, rows)
 
 
 def ensure(con: duckdb.DuckDBPyConnection, index_dir: Path, files: list[Path]) -> dict[str, Path]:
@@ -91,7 +113,7 @@ def ensure(con: duckdb.DuckDBPyConnection, index_dir: Path, files: list[Path]) -
     out: dict[str, Path] = {}
     for f in files:
         target = index_path(index_dir, f)
-        if not target.exists():
+        if not rows_path(target).exists():
             build(con, f, target)
         out[str(target)] = f
     return out
