@@ -48,6 +48,9 @@ BUILTIN_COMMANDS = {
     "plugins": "keyreaper.cli.plugins",
     "logs": "keyreaper.cli.logs",
     "usage": "keyreaper.cli.usage",
+    "hunt": "keyreaper.cli.hunt",
+    "ioc": "keyreaper.cli.ioc",
+    "timeline": "keyreaper.cli.timeline",
 }
 
 

@@ -14,6 +14,7 @@ COMPONENTS = [
     "keyreaper.store.core_schema",
     "keyreaper.usage.schema",
     "keyreaper.events.schema",
+    "keyreaper.hunt.schema",
 ]
 
 

@@ -1,0 +1,155 @@
+"""keyreaper hunt: indicators, packs and Sigma over the event store; sweep; coverage."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from keyreaper.cli.context import err, out, workspace
+from keyreaper.cli.output import choose, emit
+from keyreaper.errors import KeyreaperError
+from keyreaper.hunt import coverage as cov
+from keyreaper.hunt import packs, store
+from keyreaper.hunt import sweep as sw
+from keyreaper.hunt.run import connect, hunt, parse_time
+from keyreaper.hunt.timeline import identifiers
+from keyreaper.store.audit import record
+
+HIT_COLUMNS = ["time", "kind", "hunt", "source", "event_type", "outcome", "actor", "credential",
+               "inventory_id", "src_ip", "indicator", "matched_field", "origin"]  # fmt: skip
+
+
+def _hit_rows(hits: list[store.Hit]) -> list[dict[str, object]]:
+    return [h.row() for h in hits]
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(
+        help="Hunt: indicators, built-in packs and Sigma rules over the event store."
+    )
+    app.add_typer(group, name="hunt")
+
+    @group.callback(invoke_without_command=True)
+    def hunt_cmd(
+        ctx: typer.Context,
+        since: str | None = typer.Option(None, "--since", help="Start (ISO time or 30d)."),
+        until: str | None = typer.Option(None, "--until", help="End, exclusive (ISO time or 1d)."),
+        sigma: list[Path] = typer.Option(
+            [], "--sigma", help="Sigma rule file or folder (repeatable)."
+        ),
+        pack: list[str] = typer.Option(
+            [], "--pack", help="Run only these built-in packs (repeatable)."
+        ),
+        no_iocs: bool = typer.Option(False, "--no-iocs", help="Skip indicator matching."),
+        no_packs: bool = typer.Option(False, "--no-packs", help="Skip the built-in packs."),
+        as_json: bool = typer.Option(False, "--json", help="JSON output."),
+    ) -> None:
+        """Run indicators, built-in packs and Sigma rules; hits are stored with evidence."""
+        if ctx.invoked_subcommand is not None:
+            return
+        ws = workspace(ctx)
+        res = hunt(ws, parse_time(since), parse_time(until), sigma, pack, not no_iocs, not no_packs)
+        record(
+            ws.db, "hunt.run", outcome="ok", detail=f"{len(res.hits)} hits, {len(res.notes)} notes"
+        )
+        notes = [{"rule": n.rule, "source": n.source, "reason": n.reason} for n in res.notes]
+        errors = [{"rule": r, "error": e} for r, e in res.errors]
+        if as_json:
+            json.dump({"hits": _hit_rows(res.hits), "coverage_notes": notes, "rule_errors": errors},
+                      sys.stdout, indent=2, default=str)  # fmt: skip
+            sys.stdout.write("\n")
+            return
+        emit(_hit_rows(res.hits), HIT_COLUMNS, choose(False), title=f"{len(res.hits)} hunt hits",
+             empty="no hits")  # fmt: skip
+        if notes:
+            err.print(
+                f"[bold yellow]{len(notes)} coverage notes (these rules could not see):[/bold yellow]"
+            )
+            for n in notes:
+                err.print(f"  [yellow]GAP[/yellow] {n['rule']} {n['source']}: {n['reason']}")
+        for e in errors:
+            err.print(f"  [red]rule error[/red] {e['rule']}: {e['error']}")
+
+    @group.command("sweep")
+    def sweep_cmd(
+        ctx: typer.Context,
+        principal: str = typer.Argument(
+            ..., help="Actor name/id, key id, or inventory credential id."
+        ),
+        since: str = typer.Option(..., "--since", help="T0: look from here (ISO time or 30d)."),
+        until: str | None = typer.Option(None, "--until", help="End, exclusive."),
+        as_json: bool = typer.Option(False, "--json", help="JSON output."),
+        as_csv: bool = typer.Option(False, "--csv", help="CSV output."),
+    ) -> None:
+        """Everything PRINCIPAL created or changed since T0 (users, grants, tokens, keys, apps, plugins)."""
+        ws = workspace(ctx)
+        names = identifiers(ws.db, principal)
+        con = connect(ws)
+        try:
+            hits = sw.sweep(con, sorted(names), parse_time(since), parse_time(until))
+        finally:
+            con.close()
+        store.save_hits(ws.db, hits)
+        record(ws.db, "hunt.sweep", subject=principal, outcome="ok", detail=f"{len(hits)} changes")
+        rows = [{**h.row(), "what": h.detail["what"]} for h in hits]
+        emit(rows, ["time", "what", "event_type", "outcome", "source", "actor", "target", "src_ip", "origin"],
+             choose(as_json, as_csv), title=f"changes by {principal}", empty="no changes found")  # fmt: skip
+
+    @group.command("coverage")
+    def coverage_cmd(
+        ctx: typer.Context,
+        since: str | None = typer.Option(None, "--since", help="Start (ISO time or 30d)."),
+        until: str | None = typer.Option(None, "--until", help="End, exclusive."),
+        pack: list[str] = typer.Option([], "--pack", help="Only these packs."),
+        as_json: bool = typer.Option(False, "--json", help="JSON output."),
+        as_csv: bool = typer.Option(False, "--csv", help="CSV output."),
+    ) -> None:
+        """Per hunt and source: the event types needed and whether the store has them."""
+        ws = workspace(ctx)
+        con = connect(ws)
+        try:
+            rows = cov.coverage(con, packs.select(pack), parse_time(since), parse_time(until))
+        finally:
+            con.close()
+        fmt = choose(as_json, as_csv)
+        emit(rows, ["hunt", "source", "event_type", "events", "status", "hunt_blind"], fmt,
+             title="hunt coverage")  # fmt: skip
+        gaps = [r for r in rows if r["status"] != "ok"]
+        if gaps and not as_json and not as_csv:
+            blind = sorted({r["hunt"] for r in rows if r["hunt_blind"]})
+            err.print(f"[bold red]{len(gaps)} coverage gaps[/bold red]; hunts blind over this window: "
+                      f"{', '.join(blind) or 'none'}")  # fmt: skip
+
+    @group.command("raw")
+    def raw_cmd(
+        ctx: typer.Context,
+        files: list[Path] = typer.Argument(..., help="JSON-lines (or text) log files."),
+        as_json: bool = typer.Option(False, "--json", help="JSON output."),
+        as_csv: bool = typer.Option(False, "--csv", help="CSV output."),
+    ) -> None:
+        """Match the imported indicators against log files directly, without ingesting them."""
+        from keyreaper.hunt import rawscan
+
+        ws = workspace(ctx)
+        for f in files:
+            if not f.is_file():
+                raise KeyreaperError(f"{f}: no such file")
+        found = rawscan.scan(files, store.load_indicators(ws.db))
+        rows = [{"origin": f"{h.path}:{h.line}", "indicator_type": h.indicator.type,
+                 "indicator": h.indicator.value, "matched_field": h.field,
+                 "description": h.indicator.description} for h in found]  # fmt: skip
+        emit(rows, ["origin", "indicator_type", "indicator", "matched_field", "description"],
+             choose(as_json, as_csv), title=f"{len(rows)} matches", empty="no matches")  # fmt: skip
+
+    @group.command("packs")
+    def packs_cmd(as_json: bool = typer.Option(False, "--json", help="JSON output.")) -> None:
+        """List the built-in hunt packs."""
+        rows = [{"id": p.id, "kind": p.kind, "title": p.title, "file": p.path.name,
+                 "needs": [f"{s}:{t}" for s, t in p.needs], "description": p.description}
+                for p in packs.builtin()]  # fmt: skip
+        emit(rows, ["id", "kind", "title", "needs"], choose(as_json), title="hunt packs")
+
+    _ = (out, KeyreaperError)

@@ -1,0 +1,1 @@
+"""Hunting: indicators, Sigma rules, hunt packs, persistence sweep, coverage and timeline."""

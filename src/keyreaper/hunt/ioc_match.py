@@ -1,0 +1,395 @@
+"""Match indicators against every field of the event store: exact tokens, CIDR ranges,
+domain suffixes (a listed domain matches its subdomains and e-mail addresses), URLs, user
+agents, file names and hashes, key ids, ASNs. Each hit keeps its evidence: the event's
+origin and the field (column or JSON path inside `raw`) that held the indicator."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from keyreaper.domain.model import Indicator
+from keyreaper.hunt import tokens
+from keyreaper.hunt.store import Hit
+
+_IDENTITY = ("src_ip", "user_agent", "credential_id", "actor_id", "actor_name", "target_id")
+_EVENT_COLS = [
+    "time",
+    "source",
+    "event_type",
+    "outcome",
+    "actor_id",
+    "actor_name",
+    "credential_id",
+    "src_ip",
+    "src_asn",
+    "user_agent",
+    "target_id",
+    "target_name",
+    "origin",
+]
+# Types that no token catches: found by a substring scan of raw (costs a pass over raw).
+SCAN_TYPES = ("file_name",)
+
+
+@dataclass(frozen=True)
+class MatchKeys:
+    exact: list[tuple[str, int]]  # (token, indicator index)
+    domains: list[tuple[str, int]]
+    cidr4: list[tuple[int, int, int]]  # (first, last, indicator index)
+    cidr6: list[tuple[ipaddress.IPv6Network, int]]
+    scans: list[tuple[str, int]]
+
+
+def keys_for(indicators: Sequence[Indicator]) -> MatchKeys:
+    k = MatchKeys([], [], [], [], [])
+    for i, ind in enumerate(indicators):
+        v = ind.value.lower()
+        if ind.type == "cidr":
+            v4 = _v4_range(ind.value)
+            if v4:
+                k.cidr4.append((*v4, i))
+            else:
+                k.cidr6.append((ipaddress.IPv6Network(ind.value, strict=False), i))
+        elif ind.type == "domain":
+            k.domains.append((v, i))
+        elif ind.type == "url":
+            host = v.split("://", 1)[-1].split("/", 1)[0].split("@")[-1].split(":")[0]
+            k.exact.append((host, i))
+        elif ind.type == "asn":
+            k.exact.append((f"as{int(ind.value)}", i))
+        elif ind.type in SCAN_TYPES:
+            k.scans.append((v, i))
+        else:
+            k.exact.append((v, i))
+    return k
+
+
+def _v4_range(cidr: str) -> tuple[int, int] | None:
+    """First and last address of an IPv4 CIDR as integers (ipaddress is slow for 10k)."""
+    m = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)\.(\d+)/(\d+)", cidr)
+    if not m:
+        return None
+    a, b, c, d, n = (int(x) for x in m.groups())
+    first = ((a << 24) | (b << 16) | (c << 8) | d) & ~((1 << (32 - n)) - 1) & 0xFFFFFFFF
+    return first, first | ((1 << (32 - n)) - 1)
+
+
+def _register(con: duckdb.DuckDBPyConnection, name: str, cols: dict[str, list[Any]]) -> None:
+    con.register(name, pa.table(cols))
+
+
+# One query per kind of key, each skipped when there is no key of its kind.
+_MATCH_SQL = {
+    "k_exact": "SELECT filename, tok, ind FROM read_parquet({files}, filename = true)"
+    " JOIN k_exact USING (tok)",
+    "k_domain": "SELECT filename, s.tok, ind FROM (SELECT filename, tok, unnest(sfx) AS key"
+    " FROM read_parquet({files}, filename = true) WHERE sfx IS NOT NULL) s"
+    " JOIN k_domain ON s.key = k_domain.tok",
+    "k_cidr4": "SELECT filename, tok, ind FROM (SELECT filename, tok, ip4 FROM"
+    " read_parquet({files}, filename = true) WHERE ip4 IS NOT NULL) t"
+    " JOIN k_cidr4 ON t.ip4 BETWEEN k_cidr4.lo AND k_cidr4.hi",
+}
+
+
+def matched_tokens(
+    con: duckdb.DuckDBPyConnection, index_files: Sequence[str], keys: MatchKeys
+) -> list[tuple[str, str, int]]:
+    """(index file, token, indicator index) for every token an indicator matches."""
+    if not index_files:
+        return []
+    _register(
+        con, "k_exact", {"tok": [t for t, _ in keys.exact], "ind": [i for _, i in keys.exact]}
+    )
+    _register(
+        con, "k_domain", {"tok": [t for t, _ in keys.domains], "ind": [i for _, i in keys.domains]}
+    )
+    _register(
+        con,
+        "k_cidr4",
+        {
+            "lo": pa.array([a for a, _, _ in keys.cidr4], pa.uint64()),
+            "hi": pa.array([b for _, b, _ in keys.cidr4], pa.uint64()),
+            "ind": [i for _, _, i in keys.cidr4],
+        },
+    )
+    files = "[" + ", ".join(tokens._sql_str(f) for f in index_files) + "]"
+    found: set[tuple[str, str, int]] = set()
+    for table, n in (("k_exact", keys.exact), ("k_domain", keys.domains), ("k_cidr4", keys.cidr4)):
+        if n:
+            sql = _MATCH_SQL[table].format(files=files)
+            found.update((str(a), str(b), int(c)) for a, b, c in con.execute(sql).fetchall())
+    rows = sorted(found)
+    if keys.cidr6:
+        cands = con.execute(
+            f"SELECT DISTINCT filename, tok FROM read_parquet({files}, filename = true)"
+            " WHERE contains(tok, ':') AND NOT contains(tok, '.')"
+        ).fetchall()
+        for fname, tok in cands:
+            try:
+                addr = ipaddress.IPv6Address(tok)
+            except ValueError:
+                continue
+            rows += [(fname, tok, i) for net, i in keys.cidr6 if addr in net]
+    return rows
+
+
+def field_of(event: dict[str, Any], needle: str) -> str:
+    """Which column, or which JSON path of raw, holds the needle (lower-case)."""
+    for col in (*_IDENTITY, "target_name"):
+        val = event.get(col)
+        if val is not None and needle in str(val).lower():
+            return col
+    if event.get("src_asn") is not None and needle == f"as{event['src_asn']}":
+        return "src_asn"
+    try:
+        doc = json.loads(event.get("raw") or "null")
+    except ValueError:
+        return "raw"
+
+    def walk(node: Any, path: str) -> str | None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                found = walk(v, f"{path}.{k}")
+                if found:
+                    return found
+        elif isinstance(node, list):
+            for n, v in enumerate(node):
+                found = walk(v, f"{path}[{n}]")
+                if found:
+                    return found
+        elif node is not None and needle in str(node).lower():
+            return path
+        return None
+
+    return "raw:" + (walk(doc, "$") or "$")
+
+
+def _in_window(ind: Indicator, t: datetime) -> bool:
+    return (ind.valid_from is None or t >= ind.valid_from) and (
+        ind.valid_until is None or t <= ind.valid_until
+    )
+
+
+def hunt(
+    con: duckdb.DuckDBPyConnection,
+    data_files: Sequence[Path],
+    index_dir: Path,
+    indicators: Sequence[Indicator],
+    since: datetime | None = None,
+    until: datetime | None = None,
+    id_map: dict[str, list[str]] | None = None,
+) -> list[Hit]:
+    """Every (indicator, event) pair that matches within the window, as hits."""
+    keys = keys_for(indicators)
+    index = tokens.ensure(con, index_dir, list(data_files))
+    found: dict[tuple[str, int], set[int]] = {}  # (data file, row) -> indicator indexes
+    matches = matched_tokens(con, list(index), keys)
+    by_index: dict[str, list[tuple[str, int]]] = {}
+    for fname, tok, ind in matches:
+        by_index.setdefault(fname, []).append((tok, ind))
+    for fname, pairs in by_index.items():
+        _register(con, "m", {"tok": [t for t, _ in pairs], "ind": [i for _, i in pairs]})
+        for rn, ind in con.execute(
+            f"SELECT p.rn, m.ind FROM read_parquet({tokens._sql_str(fname)}) d JOIN m USING (tok)"
+            f" JOIN read_parquet({tokens._sql_str(str(tokens.rows_path(fname)))}) p ON p.id = d.id"
+        ).fetchall():
+            found.setdefault((str(index[fname]), int(rn)), set()).add(int(ind))
+    if keys.scans:
+        _scan(con, data_files, keys, found)
+    return _to_hits(con, found, indicators, since, until, id_map or {})
+
+
+def _scan(
+    con: duckdb.DuckDBPyConnection,
+    data_files: Sequence[Path],
+    keys: MatchKeys,
+    found: dict[tuple[str, int], set[int]],
+) -> None:
+    for f in data_files:
+        conds = " OR ".join(f"contains(low, {tokens._sql_str(v)})" for v, _ in keys.scans)
+        rows = con.execute(
+            f"SELECT rn, low FROM (SELECT file_row_number AS rn, lower(raw) AS low FROM"
+            f" read_parquet({tokens._sql_str(str(f))}, file_row_number = true)) WHERE {conds}"
+        ).fetchall()
+        for rn, low in rows:
+            for v, i in keys.scans:
+                if v in low:
+                    found.setdefault((str(f), int(rn)), set()).add(i)
+
+
+# Reading `raw` costs as much as the whole file; the JSON path of a value found only in raw
+# is worked out when the file is smaller than this (else the field is just "raw"; the origin
+# still names the record). URL indicators always read raw: they are verified on it.
+RAW_EVIDENCE_BYTES = 256 << 20
+
+
+def _to_hits(
+    con: duckdb.DuckDBPyConnection,
+    found: dict[tuple[str, int], set[int]],
+    indicators: Sequence[Indicator],
+    since: datetime | None,
+    until: datetime | None,
+    id_map: dict[str, list[str]],
+) -> list[Hit]:
+    by_file: dict[str, list[int]] = {}
+    for fname, rn in found:
+        by_file.setdefault(fname, []).append(rn)
+    hits: list[Hit] = []
+    cols = ", ".join(_EVENT_COLS)
+    for fname, rns in by_file.items():
+        _register(con, "want", {"rn": pa.array(sorted(rns), pa.int64())})
+        where = ["true"]
+        params: list[Any] = []
+        if since:
+            where.append("time >= ?")
+            params.append(since)
+        if until:
+            where.append("time < ?")
+            params.append(until)
+        src = f"read_parquet({tokens._sql_str(fname)}, file_row_number = true)"
+        cur = con.execute(
+            f"SELECT p.file_row_number AS rn, {cols} FROM {src} p JOIN want"
+            f" ON p.file_row_number = want.rn WHERE {' AND '.join(where)}",
+            params,
+        )
+        names = [d[0] for d in cur.description]
+        pending: list[tuple[dict[str, Any], Indicator]] = []
+        for values in cur.fetchall():
+            ev = dict(zip(names, values, strict=True))
+            t = ev["time"].astimezone(UTC)
+            for i in sorted(found[(fname, int(ev["rn"]))]):
+                ind = indicators[i]
+                if not _in_window(ind, t):
+                    continue
+                field = None if ind.type == "url" else _column_field(ev, ind)
+                if field:
+                    hits.append(_hit(ev, ind, field, id_map))
+                else:
+                    pending.append((ev, ind))
+        if not pending:
+            continue
+        small = _raw_bytes(fname) <= RAW_EVIDENCE_BYTES
+        if small or any(ind.type == "url" for _, ind in pending):
+            wanted = ", ".join(sorted({str(ev["rn"]) for ev, _ in pending}))
+            raws = dict(
+                con.execute(
+                    f"SELECT file_row_number, raw FROM {src} WHERE file_row_number IN ({wanted})"
+                ).fetchall()
+            )
+        else:
+            raws = {}
+        for ev, ind in pending:
+            raw = raws.get(ev["rn"])
+            if ind.type == "url" and ind.value.lower() not in (raw or "").lower().replace(
+                "\\/", "/"
+            ):
+                continue  # the host matched but not the whole URL
+            ev = {**ev, "raw": raw}
+            field = _raw_field(ev, ind) if raw is not None else "raw"
+            hits.append(_hit(ev, ind, field, id_map))
+    return sorted(hits, key=lambda h: (h.time, h.origin, h.indicator))
+
+
+def _raw_bytes(fname: str) -> int:
+    """Uncompressed size of the raw column: what reading it costs."""
+    import pyarrow.parquet as pq
+
+    md = pq.ParquetFile(fname).metadata
+    col = md.schema.names.index("raw")
+    return sum(
+        md.row_group(g).column(col).total_uncompressed_size for g in range(md.num_row_groups)
+    )
+
+
+def _needle(ind: Indicator) -> str:
+    return ind.value.lower() if ind.type != "asn" else f"as{int(ind.value)}"
+
+
+def _column_field(ev: dict[str, Any], ind: Indicator) -> str | None:
+    """The normalized column that explains the match, if one does (no need to read raw)."""
+    if ind.type == "cidr":
+        net = ipaddress.ip_network(ind.value, strict=False)
+        for col in ("src_ip",):
+            try:
+                if ev.get(col) and ipaddress.ip_address(str(ev[col])) in net:
+                    return col
+            except ValueError:
+                pass
+        return None
+    if ind.type == "domain":
+        v = ind.value.lower()
+        for col in ("target_name", "actor_name", "actor_id", "target_id"):
+            host = str(ev.get(col) or "").lower().rsplit("@", 1)[-1]
+            if host == v or host.endswith("." + v):
+                return col
+        return None
+    if ind.type == "asn":
+        return (
+            "src_asn" if ev.get("src_asn") is not None and int(ind.value) == ev["src_asn"] else None
+        )
+    needle = _needle(ind)
+    return next(
+        (c for c in (*_IDENTITY, "target_name") if str(ev.get(c) or "").lower() == needle), None
+    )
+
+
+def _raw_field(ev: dict[str, Any], ind: Indicator) -> str:
+    if ind.type in ("cidr", "domain"):
+        return _first_field(ev, ind)
+    return field_of(ev, _needle(ind))
+
+
+def _hit(ev: dict[str, Any], ind: Indicator, field: str, id_map: dict[str, list[str]]) -> Hit:
+    actor = ev.get("actor_name") or ev.get("actor_id") or ""
+    inv = next(
+        (
+            id_map[k][0]
+            for k in (ev.get("credential_id"), ev.get("actor_id"), actor)
+            if k and k in id_map
+        ),
+        "",
+    )
+    return Hit(
+        kind="ioc", hunt=f"ioc:{ind.type}", title=ind.description or f"{ind.type} indicator",
+        time=ev["time"].astimezone(UTC), origin=ev["origin"], indicator_type=ind.type,
+        indicator=ind.value, matched_field=field, source=ev["source"] or "",
+        event_type=ev["event_type"] or "", outcome=ev.get("outcome") or "", actor=actor,
+        credential=ev.get("credential_id") or "", inventory_id=inv,
+        src_ip=ev.get("src_ip") or "", target=ev.get("target_name") or "",
+        detail={"indicator_source": ind.source},
+    )  # fmt: skip
+
+
+def _first_field(ev: dict[str, Any], ind: Indicator) -> str:
+    """For CIDR and domain indicators: the first field holding a value inside them."""
+    if ind.type == "cidr":
+        net = ipaddress.ip_network(ind.value, strict=False)
+        for tok in tokens_in(ev):
+            try:
+                if ipaddress.ip_address(tok) in net:
+                    return field_of(ev, tok)
+            except ValueError:
+                continue
+        return "raw"
+    suffix = ind.value.lower()
+    for tok in tokens_in(ev):
+        host = tok.split("@")[-1]
+        if host == suffix or host.endswith("." + suffix):
+            return field_of(ev, tok)
+    return "raw"
+
+
+def tokens_in(ev: dict[str, Any]) -> list[str]:
+    found = [str(ev.get(c) or "").lower() for c in _IDENTITY]
+    found += re.findall(tokens.TOKEN_PATTERN, (ev.get("raw") or "").lower())
+    return [t for t in found if t]

@@ -1,0 +1,256 @@
+"""Run Sigma rules, and Sigma correlation rules, over the event store.
+
+A rule runs once per source its logsource names. Before it runs, the fields it names are
+looked up in that source's events over the window: a field that never appears there makes a
+coverage note (the rule cannot see what it looks for), and the rule still runs without error.
+Correlations (event_count, value_count, temporal, temporal_ordered) count matches of their
+base rules per group-by value inside a sliding window of the rule's timespan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from keyreaper.errors import InputError, Location
+from keyreaper.extras import require
+from keyreaper.hunt.results import Note, RuleResult
+from keyreaper.hunt.sigma_sql import (
+    MACROS,
+    Compiled,
+    Unsupported,
+    compile_rule,
+    resolve,
+    sources_for,
+)
+from keyreaper.hunt.store import Hit
+
+_COLS = "time, source, event_type, outcome, actor_id, actor_name, credential_id, src_ip, target_name, origin"
+
+
+def load(paths: Sequence[Path], problems: list[str] | None = None) -> Any:
+    """A SigmaCollection of every .yml/.yaml under the paths, references resolved. A file
+    that is not valid YAML or Sigma is skipped and named in `problems` (file:line: reason),
+    or raised as InputError when no list is given."""
+    require("sigma", "hunt")
+    import yaml
+    from sigma.collection import SigmaCollection
+    from sigma.exceptions import SigmaError
+
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files += sorted(x for x in p.rglob("*") if x.suffix in (".yml", ".yaml"))
+        elif p.exists():
+            files.append(p)
+        else:
+            raise InputError(Location(str(p)), "no such file or folder")
+    parts = []
+    for f in files:
+        try:
+            parts.append(SigmaCollection.load_ruleset([f], collect_errors=True))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            err = InputError(Location(str(f), mark.line + 1 if mark else None), f"not YAML: {exc}")
+            if problems is None:
+                raise err from exc
+            problems.append(str(err))
+        except SigmaError as exc:
+            err = InputError(Location(str(f)), str(exc))
+            if problems is None:
+                raise err from exc
+            problems.append(str(err))
+    collection = SigmaCollection.merge(parts) if parts else SigmaCollection([])
+    try:
+        collection.resolve_rule_references()
+    except SigmaError as exc:
+        raise InputError(Location(str(files[0]) if files else "-"), str(exc)) from exc
+    return collection
+
+
+def _window(since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
+    sql, params = "", []
+    if since:
+        sql += " AND time >= ?"
+        params.append(since)
+    if until:
+        sql += " AND time < ?"
+        params.append(until)
+    return sql, params
+
+
+def _name(rule: Any) -> str:
+    return str(getattr(rule, "name", None) or rule.id or rule.title)
+
+
+def _missing_fields(
+    con: duckdb.DuckDBPyConnection, source: str, comp: Compiled, win: tuple[str, list[Any]]
+) -> list[str]:
+    if not comp.fields:
+        return []
+    names = list(comp.fields)
+    aggs = ", ".join(f"count(*) FILTER (WHERE {comp.fields[n].presence})" for n in names)
+    row = con.execute(
+        f"SELECT count(*), {aggs} FROM events WHERE source = ?{win[0]}", [source, *win[1]]
+    ).fetchone()
+    if not row or not row[0]:
+        return ["(no events from this source in the window)"]
+    return [n for n, c in zip(names, row[1:], strict=True) if not c]
+
+
+def run_rule(
+    con: duckdb.DuckDBPyConnection,
+    rule: Any,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    kind: str = "sigma",
+) -> RuleResult:
+    for macro in MACROS:
+        con.execute(macro)
+    res = RuleResult(_name(rule), rule.title, "rule", sources_for(rule))
+    if rule.errors:
+        res.error = "; ".join(str(e) for e in rule.errors)
+        return res
+    if not res.sources:
+        ls = rule.logsource
+        res.notes.append(
+            Note(
+                res.rule_id,
+                "",
+                f"no event source for logsource {ls.product}/{ls.service}/{ls.category}",
+            )
+        )
+        return res
+    win = _window(since, until)
+    for source in res.sources:
+        try:
+            comp = compile_rule(rule, source)
+        except Unsupported as exc:
+            res.error = f"cannot compile: {exc}"
+            return res
+        res.sql[source] = comp.where
+        missing = _missing_fields(con, source, comp, win)
+        for f in missing:
+            reason = f if f.startswith("(") else f"field {f!r} never present in {source} events"
+            res.notes.append(Note(res.rule_id, source, reason))
+        try:
+            rows = con.execute(
+                f"SELECT {_COLS} FROM events WHERE source = ?{win[0]} AND ({comp.where})"
+                " ORDER BY time",
+                [source, *win[1]],
+            ).fetchall()
+        except duckdb.Error as exc:
+            res.error = f"{source}: {str(exc).splitlines()[0]}"
+            return res
+        res.hits += [_hit(kind, rule, r) for r in rows]
+    return res
+
+
+def _hit(kind: str, rule: Any, r: tuple[Any, ...], detail: dict[str, Any] | None = None) -> Hit:
+    t, source, etype, outcome, actor_id, actor_name, cred, ip, target, origin = r
+    return Hit(
+        kind=kind, hunt=_name(rule), title=rule.title, time=t.astimezone(UTC), origin=origin,
+        source=source, event_type=etype or "", outcome=outcome or "",
+        actor=actor_name or actor_id or "", credential=cred or "", src_ip=ip or "",
+        target=target or "", detail=detail or {"level": str(rule.level or "")},
+    )  # fmt: skip
+
+
+def run_correlation(
+    con: duckdb.DuckDBPyConnection,
+    corr: Any,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    kind: str = "sigma",
+) -> RuleResult:
+    """Sliding windows of the timespan, per group, over the base rules' matches."""
+    for macro in MACROS:
+        con.execute(macro)
+    ctype = str(corr.type.name).lower()
+    res = RuleResult(_name(corr), corr.title, "correlation", ())
+    win = _window(since, until)
+    parts, params = [], []
+    aliases = {a.alias: {r.reference: f for r, f in a.mapping.items()} for a in corr.aliases}
+    cond_field = getattr(corr.condition, "fieldref", None)
+    for ref in corr.rules or []:
+        base = ref.rule
+        for source in sources_for(base):
+            try:
+                comp = compile_rule(base, source)
+            except Unsupported as exc:
+                res.error = f"cannot compile {ref.reference}: {exc}"
+                return res
+            groups: list[str] = []
+            for g in corr.group_by or []:
+                fname = aliases.get(g, {}).get(ref.reference, g)
+                groups.append(resolve(source, fname).sql + f" AS g_{len(groups)}")
+            value = resolve(source, cond_field).sql if isinstance(cond_field, str) else "NULL"
+            select = ", ".join([_COLS, f"'{ref.reference}' AS rule", f"{value} AS v", *groups])
+            parts.append(f"SELECT {select} FROM events WHERE source = ?{win[0]} AND ({comp.where})")
+            params += [source, *win[1]]
+            res.sources += (source,)
+    if not parts:
+        res.notes.append(Note(res.rule_id, "", "no base rule has an event source"))
+        return res
+    ngroups = len(corr.group_by or [])
+    part = ", ".join(f"g_{i}" for i in range(ngroups)) or "1"
+    frame = f"PARTITION BY {part} ORDER BY time RANGE BETWEEN CURRENT ROW AND INTERVAL {int(corr.timespan.seconds)} SECOND FOLLOWING"
+    measure = {
+        "event_count": "count(*)",
+        "value_count": "count(DISTINCT v)",
+    }.get(ctype, "count(DISTINCT rule)")
+    sql = (
+        f"WITH base AS ({' UNION ALL '.join(parts)}) SELECT *, {measure} OVER ({frame}) AS n,"
+        f" max(time) OVER ({frame}) AS last FROM base ORDER BY {part}, time"
+    )
+    try:
+        rows = con.execute(sql, params).fetchall()
+    except duckdb.Error as exc:
+        res.error = str(exc).splitlines()[0]
+        return res
+    res.sql["correlation"] = sql
+    need = len(corr.rules or [])
+    last_end: dict[tuple[Any, ...], datetime] = {}
+    for r in rows:
+        n, last, g = r[-2], r[-1], tuple(r[12 : 12 + ngroups])
+        ok = n == need if ctype.startswith("temporal") else _holds(corr.condition, n)
+        if not ok or (g in last_end and r[0] <= last_end[g]):
+            continue
+        last_end[g] = last
+        detail = {"count": int(n), "window_end": last.astimezone(UTC).isoformat(),
+                  "group": dict(zip(corr.group_by or [], g, strict=True)), "type": ctype}  # fmt: skip
+        res.hits.append(_hit(kind, corr, tuple(r[:10]), detail))
+    return res
+
+
+def _holds(cond: Any, n: int) -> bool:
+    op, c = cond.op.name, cond.count
+    return bool(
+        {"LT": n < c, "LTE": n <= c, "GT": n > c, "GTE": n >= c, "EQ": n == c, "NEQ": n != c}[op]
+    )
+
+
+def run_collection(
+    con: duckdb.DuckDBPyConnection,
+    collection: Any,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    kind: str = "sigma",
+) -> list[RuleResult]:
+    """Every rule and correlation; base rules of a correlation that ask not to be reported
+    alone (generate: false is the default in Sigma) are run only inside it."""
+    from sigma.correlations import SigmaCorrelationRule
+
+    corrs = [r for r in collection.rules if isinstance(r, SigmaCorrelationRule)]
+    hidden = {id(ref.rule) for c in corrs if not c.generate for ref in c.rules or []}
+    results = []
+    for rule in collection.rules:
+        if isinstance(rule, SigmaCorrelationRule):
+            results.append(run_correlation(con, rule, since, until, kind))
+        elif id(rule) not in hidden:
+            results.append(run_rule(con, rule, since, until, kind))
+    return results
