@@ -44,6 +44,8 @@ BUILTIN_COMMANDS = {
     "init": "keyreaper.cli.init",
     "fingerprint": "keyreaper.cli.fingerprint",
     "plugins": "keyreaper.cli.plugins",
+    "exposure": "keyreaper.cli.exposure",
+    "har": "keyreaper.cli.har",
 }
 
 

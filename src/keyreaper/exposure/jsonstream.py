@@ -1,0 +1,241 @@
+"""Streams a HAR with ijson's C backend, one entry at a time, under budgets.
+
+We read `basic_parse` events (no prefixes) and build each entry ourselves: ijson's prefixed
+events cost memory quadratic in nesting depth (a 400 KB file nested 200,000 deep exhausts
+memory), and the builder is where duplicate keys and absurd depth are caught.
+yajl's own error messages quote the input around the fault, which may be a secret, so only
+their first line is kept.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from ijson.backends import yajl2_c as ijson_c
+
+from keyreaper.errors import InputError, Location
+
+MAX_DEPTH = 128  # Chromium's async initiator stacks nest a few dozen levels at most
+BUF_SIZE = 1 << 18
+
+
+@dataclass(frozen=True)
+class Part:
+    """One top-level piece of a HAR: an entry (index >= 0) or another field of `log`."""
+
+    kind: str  # "entry", "log_field" (a key of log but entries), "root_field", "mark"
+    key: str
+    index: int
+    value: Any
+
+
+class _Reader:
+    """Wraps the file to know how many bytes the parser has consumed, for error messages."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self._fh = fh
+        self.offset = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._fh.read(size)
+        self.offset += len(data)
+        return data
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return line.removeprefix("b'").removeprefix('b"')[:120]
+
+
+class HarStream:
+    """Iterates a HAR's parts in document order; raises InputError naming file and place."""
+
+    def __init__(self, path: Path, max_depth: int = MAX_DEPTH) -> None:
+        self.path = path
+        self.max_depth = max_depth
+        self.entries_seen = 0
+        self.bytes_read = 0
+
+    def _where(self, reader: _Reader, inside: str) -> Location:
+        return Location(str(self.path), None, f"{inside} near byte {reader.offset}")
+
+    def parts(self) -> Iterator[Part]:
+        with self.path.open("rb") as fh:
+            reader = _Reader(fh)
+            inside = "document start"
+            try:
+                yield from self._walk(
+                    reader, ijson_c.basic_parse(reader, buf_size=BUF_SIZE, use_float=True)
+                )
+            except InputError:
+                raise
+            except Exception as exc:  # ijson's errors are plain exceptions with yajl text
+                inside = f"entries[{self.entries_seen}]" if self.entries_seen else "document"
+                message = _first_line(exc)
+                if "premature EOF" in message or isinstance(exc, StopIteration | RuntimeError):
+                    message = "the file ends before the JSON does (truncated HAR?)"
+                raise InputError(
+                    self._where(reader, inside), f"not a valid HAR: {message}"
+                ) from None
+            finally:
+                self.bytes_read = reader.offset
+
+    def _walk(self, reader: _Reader, events: Iterator[tuple[str, Any]]) -> Iterator[Part]:
+        ev, _ = next(events, ("eof", None))
+        if ev != "start_map":
+            raise InputError(
+                self._where(reader, "document"), "not a HAR: the top level is not a JSON object"
+            )
+        saw_log = False
+        for ev, key in events:
+            if ev == "end_map":
+                break
+            if key == "log":
+                saw_log = True
+                yield Part("mark", "log_start", -1, None)
+                yield from self._log(reader, events)
+                yield Part("mark", "log_end", -1, None)
+            else:
+                yield Part("root_field", key, -1, self._value(reader, events, f"'{key}'"))
+        if not saw_log:
+            raise InputError(self._where(reader, "document"), "not a HAR: no 'log' object")
+
+    def _log(self, reader: _Reader, events: Iterator[tuple[str, Any]]) -> Iterator[Part]:
+        ev, _ = next(events)
+        if ev != "start_map":
+            raise InputError(self._where(reader, "log"), "not a HAR: 'log' is not an object")
+        seen: set[str] = set()
+        for ev, key in events:
+            if ev == "end_map":
+                return
+            if key in seen:
+                raise InputError(self._where(reader, "log"), f"duplicate key {key!r} in 'log'")
+            seen.add(key)
+            if key == "entries":
+                ev, _ = next(events)
+                if ev != "start_array":
+                    raise InputError(self._where(reader, "log.entries"), "'entries' is not a list")
+                yield Part("mark", "entries_start", -1, None)
+                for ev, _ in events:
+                    if ev == "end_array":
+                        yield Part("mark", "entries_end", -1, None)
+                        break
+                    if ev != "start_map":
+                        raise InputError(
+                            self._where(reader, f"entries[{self.entries_seen}]"),
+                            "an entry is not an object",
+                        )
+                    entry = self._build(reader, events, {}, f"entries[{self.entries_seen}]")
+                    yield Part("entry", "entries", self.entries_seen, entry)
+                    self.entries_seen += 1
+            else:
+                yield Part("log_field", key, -1, self._value(reader, events, f"log.{key}"))
+
+    def _value(self, reader: _Reader, events: Iterator[tuple[str, Any]], where: str) -> Any:
+        ev, value = next(events)
+        if ev == "start_map":
+            return self._build(reader, events, {}, where)
+        if ev == "start_array":
+            return self._build(reader, events, [], where)
+        return self._scalar(reader, value, where)
+
+    def _scalar(self, reader: _Reader, value: Any, where: str) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(self._where(reader, where), "a number is out of range")
+        return value
+
+    def _build(
+        self,
+        reader: _Reader,
+        events: Iterator[tuple[str, Any]],
+        root: dict[str, Any] | list[Any],
+        where: str,
+    ) -> Any:
+        """Builds one container from the events after its start; checks depth and duplicates."""
+        stack: list[Any] = [root]
+        keys: list[str | None] = [None]
+        key: str | None = None
+        for ev, value in events:
+            top = stack[-1]
+            if ev == "map_key":
+                if value in top:
+                    raise InputError(self._where(reader, where), f"duplicate key {value!r}")
+                key = value
+            elif ev == "start_map" or ev == "start_array":
+                child: Any = {} if ev == "start_map" else []
+                if type(top) is dict:
+                    top[key] = child
+                else:
+                    top.append(child)
+                stack.append(child)
+                keys.append(key)
+                if len(stack) > self.max_depth:
+                    raise InputError(
+                        self._where(reader, where), f"nested deeper than {self.max_depth} levels"
+                    )
+            elif ev == "end_map" or ev == "end_array":
+                stack.pop()
+                key = keys.pop()
+                if not stack:
+                    return root
+            else:
+                if type(value) is float and not math.isfinite(value):
+                    raise InputError(self._where(reader, where), "a number is out of range")
+                if type(top) is dict:
+                    top[key] = value
+                else:
+                    top.append(value)
+        raise InputError(
+            self._where(reader, where), "the file ends inside this value (truncated HAR?)"
+        )
+
+
+def array_items(
+    path: Path, keys: tuple[str, ...] = ("items", "findings")
+) -> Iterator[tuple[int, Any]]:
+    """(index, element) of a top-level JSON array, or of the array under one of `keys` in a
+    top-level object; built under the same depth and duplicate-key checks as HAR entries."""
+    stream = HarStream(path)
+    with path.open("rb") as fh:
+        reader = _Reader(fh)
+        events = ijson_c.basic_parse(reader, buf_size=BUF_SIZE, use_float=True)
+        index = 0
+        try:
+            ev, _ = next(events, ("eof", None))
+            if ev == "start_map":
+                for ev, key in events:
+                    if ev == "end_map":
+                        raise InputError(
+                            stream._where(reader, "document"), f"no list under {' or '.join(keys)}"
+                        )
+                    if key in keys:
+                        ev, _ = next(events)
+                        break
+                    stream._value(reader, events, key)
+            if ev != "start_array":
+                raise InputError(stream._where(reader, "document"), "expected a JSON list")
+            for ev, value in events:
+                where = f"[{index}]"
+                if ev == "end_array":
+                    return
+                if ev == "start_map":
+                    yield index, stream._build(reader, events, {}, where)
+                elif ev == "start_array":
+                    yield index, stream._build(reader, events, [], where)
+                else:
+                    yield index, stream._scalar(reader, value, where)
+                index += 1
+        except InputError:
+            raise
+        except Exception as exc:
+            message = _first_line(exc)
+            if "premature EOF" in message or isinstance(exc, StopIteration | RuntimeError):
+                message = "the file ends before the JSON does (truncated?)"
+            raise InputError(
+                stream._where(reader, f"[{index}]"), f"not valid JSON: {message}"
+            ) from None
