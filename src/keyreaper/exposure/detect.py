@@ -187,9 +187,16 @@ def cookie_pairs(header: str) -> Iterator[tuple[str, str, int, int]]:
             vstart = pos + len(name) + 1
             stripped = value.strip()
             lead = len(value) - len(value.lstrip())
+            if len(stripped) >= 2 and stripped[0] == stripped[-1] == '"':
+                stripped, lead = stripped[1:-1], lead + 1  # DQUOTE is syntax (RFC 6265)
             if stripped:
                 yield name.strip(), stripped, vstart + lead, vstart + lead + len(stripped)
         pos += len(part) + 1
+
+
+def cookie_value(value: str) -> str:
+    value = value.strip()
+    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
 
 
 def set_cookie_pair(header: str) -> tuple[str, str, int, int] | None:

@@ -118,8 +118,9 @@ def cookie_list_hits(cookies: Any) -> list[Hit]:
     hits = []
     for item in cookies if isinstance(cookies, list) else ():
         nv = _name_value(item)
-        if nv and nv[1]:
-            hits.append(Hit("cookie", nv[1], nv[0], detect.jwt_id(nv[1])))
+        value = detect.cookie_value(nv[1]) if nv else ""
+        if nv and value:
+            hits.append(Hit("cookie", value, nv[0], detect.jwt_id(value)))
     return hits
 
 

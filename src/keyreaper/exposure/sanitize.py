@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 from keyreaper.errors import InputError, KeyreaperError, Location
 from keyreaper.exposure import detect, har, names, textscan
@@ -27,8 +27,74 @@ from keyreaper.exposure.names import SANITIZE_NORM, norm
 from keyreaper.fingerprint import hint
 
 REDACTED = "[redacted]"
-_RUN = re.compile(r"[A-Za-z0-9_~+%-]{8,}")
 _JS = ("javascript", "ecmascript")
+
+
+def _forms(value: str) -> set[str]:
+    """How a secret may reappear: as is, URL-encoded, or inside base64 at any alignment."""
+    forms = {value, quote(value, safe=""), quote_plus(value)}
+    raw = value.encode("utf-8", "surrogatepass")
+    for shift in range(3):
+        for enc in (base64.b64encode, base64.urlsafe_b64encode):
+            blob = enc(b"\0" * shift + raw).decode("ascii")
+            inner = blob[4 if shift else 0 : -4]  # the part that does not depend on neighbours
+            if len(inner) >= 12:
+                forms.add(inner)
+    return {f for f in forms if len(f) >= 8}
+
+
+class Echoes:
+    """Finds any of many literal strings in a text: hyperscan when installed, else str.find."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+        self.literals = sorted(values, key=len, reverse=True)
+        self._db = None
+        try:
+            import hyperscan
+        except ImportError:
+            return
+        if self.literals:
+            self._db = hyperscan.Database()
+            exprs = [re.escape(v).encode("utf-8", "surrogatepass") for v in self.literals]
+            self._db.compile(
+                expressions=exprs,
+                ids=list(range(len(exprs))),
+                elements=len(exprs),
+                flags=[hyperscan.HS_FLAG_SOM_LEFTMOST] * len(exprs),
+            )
+
+    def _spans(self, data: str) -> list[tuple[int, int, str]]:
+        spans: list[tuple[int, int, str]] = []
+        if self._db is not None and data.isascii():
+            self._db.scan(
+                data.encode("ascii"),
+                match_event_handler=lambda i, start, end, _f, _c: spans.append(
+                    (start, end, self.literals[i])
+                ),
+            )
+            return spans
+        for lit in self.literals:
+            pos = data.find(lit)
+            while pos >= 0:
+                spans.append((pos, pos + len(lit), lit))
+                pos = data.find(lit, pos + 1)
+        return spans
+
+    def replace(self, text: str, note: Callable[[str, str], str]) -> str:
+        spans = self._spans(text)
+        if not spans:
+            return text
+        spans.sort(key=lambda s: (s[0], -s[1]))
+        out, pos = [], 0
+        for start, end, lit in spans:
+            if start < pos:
+                continue
+            out.append(text[pos:start])
+            out.append(note(self.values[lit], lit))
+            pos = end
+        out.append(text[pos:])
+        return "".join(out)
 
 
 class Sanitizer:
@@ -38,6 +104,7 @@ class Sanitizer:
         self.values: dict[str, str] = {}  # run of a secret -> kind (memory only)
         self.removed: Counter[tuple[str, str, str, str]] = Counter()
         self.entries = 0
+        self._echo: Echoes | None = None
 
     def kept(self, name: str) -> bool:
         return name.lower() in self.keep or norm(name) in self.keep
@@ -56,9 +123,9 @@ class Sanitizer:
                 if len(sig) >= 8:
                     self.values[sig] = "jwt_signature"
                 continue
-            for form in (value, quote(value, safe="")):
-                for m in _RUN.finditer(form):
-                    self.values.setdefault(m.group(0), occ.hit.kind)
+            for form in _forms(value):
+                self.values.setdefault(form, occ.hit.kind)
+        self._echo = Echoes(self.values)
 
     # -- redaction primitives ----------------------------------------------------------------
 
@@ -98,17 +165,13 @@ class Sanitizer:
         return self.echoes(text, where)
 
     def echoes(self, text: str, where: str) -> str:
-        if not self.values or len(text) < 8:
+        if self._echo is None or len(text) < 8:
             return text
+        return self._echo.replace(text, lambda kind, value: self._echo_note(kind, where, value))
 
-        def swap(m: re.Match[str]) -> str:
-            kind = self.values.get(m.group(0))
-            if kind is None:
-                return m.group(0)
-            self._note(kind, where, "(echo)", m.group(0))
-            return "redacted" if kind == "jwt_signature" else REDACTED
-
-        return _RUN.sub(swap, text)
+    def _echo_note(self, kind: str, where: str, value: str) -> str:
+        self._note(kind, where, "(echo)", value)
+        return "redacted" if kind == "jwt_signature" else REDACTED
 
     def url(self, url: str, where: str) -> str:
         if "@" in url.split("?", 1)[0]:
@@ -145,7 +208,8 @@ class Sanitizer:
                         + value[pair[3] :]
                     )
             elif role in ("identifier", "secret") or norm(name) in SANITIZE_NORM:
-                item["value"] = self.redact(value.strip(), detect.header_kind(lower), where, name)
+                kind = detect.IDENT_HEADERS.get(lower) or detect.header_kind(lower)
+                item["value"] = self.redact(value.strip(), kind, where, name)
             elif role == "url":
                 item["value"] = self.url(value, where)
             else:
