@@ -51,9 +51,13 @@ def _headers(rng: random.Random, extra: list[tuple[str, str]]) -> list[dict[str,
     return [{"name": n, "value": v} for n, v in base + extra]
 
 
-def entry(rng: random.Random, i: int, body_bytes: int, secrets: dict[str, str] | None) -> dict[str, Any]:
+def entry(
+    rng: random.Random, i: int, body_bytes: int, secrets: dict[str, str] | None
+) -> dict[str, Any]:
     """One entry; `secrets` (kind -> value) are planted where a browser would carry them."""
-    req_extra: list[tuple[str, str]] = [("Cookie", f"_ga=GA1.2.{rng.randint(1, 10**9)}; theme=dark")]
+    req_extra: list[tuple[str, str]] = [
+        ("Cookie", f"_ga=GA1.2.{rng.randint(1, 10**9)}; theme=dark")
+    ]
     resp_extra: list[tuple[str, str]] = []
     query = [{"name": "page", "value": str(i)}]
     post: dict[str, Any] | None = None
@@ -75,14 +79,24 @@ def entry(rng: random.Random, i: int, body_bytes: int, secrets: dict[str, str] |
     kind = rng.random()
     if kind < 0.6:
         raw = rng.randbytes(body_bytes)
-        content = {"size": len(raw), "mimeType": "image/png", "encoding": "base64",
-                   "text": base64.b64encode(raw).decode()}
+        content = {
+            "size": len(raw),
+            "mimeType": "image/png",
+            "encoding": "base64",
+            "text": base64.b64encode(raw).decode(),
+        }
     else:
-        doc = json.dumps({"items": [{"id": _token(rng, 12), "n": j} for j in range(body_bytes // 40)]})
+        doc = json.dumps(
+            {"items": [{"id": _token(rng, 12), "n": j} for j in range(body_bytes // 40)]}
+        )
         if secrets and "access_token" in secrets:
             doc = json.dumps({"access_token": secrets["access_token"], "token_type": "Bearer"})
-        content = {"size": len(doc), "mimeType": "application/json", "encoding": "base64",
-                   "text": base64.b64encode(doc.encode()).decode()}
+        content = {
+            "size": len(doc),
+            "mimeType": "application/json",
+            "encoding": "base64",
+            "text": base64.b64encode(doc.encode()).decode(),
+        }
     out: dict[str, Any] = {
         "pageref": "page_1",
         "startedDateTime": f"2023-10-{1 + i % 28:02d}T12:{i % 60:02d}:{i % 59:02d}.123Z",
@@ -101,8 +115,10 @@ def entry(rng: random.Random, i: int, body_bytes: int, secrets: dict[str, str] |
             "status": 200,
             "statusText": "OK",
             "httpVersion": "HTTP/1.1",
-            "headers": [{"name": "Content-Type", "value": content["mimeType"]},
-                        {"name": "Date", "value": "Sun, 01 Oct 2023 12:00:00 GMT"}]
+            "headers": [
+                {"name": "Content-Type", "value": content["mimeType"]},
+                {"name": "Date", "value": "Sun, 01 Oct 2023 12:00:00 GMT"},
+            ]
             + [{"name": n, "value": v} for n, v in resp_extra],
             "cookies": [],
             "content": content,
@@ -111,15 +127,24 @@ def entry(rng: random.Random, i: int, body_bytes: int, secrets: dict[str, str] |
             "bodySize": content["size"],
         },
         "cache": {},
-        "timings": {"blocked": 1.0, "dns": -1, "connect": -1, "send": 0.1, "wait": 10.0,
-                    "receive": 1.4, "ssl": -1},
+        "timings": {
+            "blocked": 1.0,
+            "dns": -1,
+            "connect": -1,
+            "send": 0.1,
+            "wait": 10.0,
+            "receive": 1.4,
+            "ssl": -1,
+        },
     }
     if post:
         out["request"]["postData"] = post
     return out
 
 
-def write_har(path: Path, target_bytes: int, seed: int = 7, plant_every: int = 500) -> dict[str, int]:
+def write_har(
+    path: Path, target_bytes: int, seed: int = 7, plant_every: int = 500
+) -> dict[str, int]:
     """Write a HAR of about target_bytes; returns counts of what was planted."""
     rng = random.Random(seed)
     planted = 0
@@ -133,9 +158,15 @@ def write_har(path: Path, target_bytes: int, seed: int = 7, plant_every: int = 5
         while written < target_bytes:
             secrets = None
             if i % plant_every == 0:
-                secrets = {"cookie": _token(rng, 32), "bearer": _jwt(rng), "api_key": _token(rng, 40),
-                           "set_cookie": _token(rng, 32), "code": _token(rng, 24),
-                           "refresh_token": _token(rng, 48), "access_token": _jwt(rng)}
+                secrets = {
+                    "cookie": _token(rng, 32),
+                    "bearer": _jwt(rng),
+                    "api_key": _token(rng, 40),
+                    "set_cookie": _token(rng, 32),
+                    "code": _token(rng, 24),
+                    "refresh_token": _token(rng, 48),
+                    "access_token": _jwt(rng),
+                }
                 planted += 1
             text = json.dumps(entry(rng, i, rng.choice((2000, 8000, 30000, 60000)), secrets))
             fh.write(("," if i else "") + text)

@@ -109,7 +109,9 @@ class _App(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:  # keep test output clean
         pass
 
-    def _send(self, status: int, body: bytes, ctype: str, headers: list[tuple[str, str]] = ()) -> None:  # type: ignore[assignment]
+    def _send(
+        self, status: int, body: bytes, ctype: str, headers: list[tuple[str, str]] = ()
+    ) -> None:  # type: ignore[assignment]
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -121,13 +123,20 @@ class _App(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         p = self.planted
         if self.path == "/login":
-            self._send(302, b"", "text/plain", [
-                ("Set-Cookie", f"sid={p.session_cookie}; Path=/; HttpOnly"),
-                ("Set-Cookie", f'idx="{p.idp_cookie}"; Path=/; HttpOnly'),
-                ("Location", "/authorize"),
-            ])
+            self._send(
+                302,
+                b"",
+                "text/plain",
+                [
+                    ("Set-Cookie", f"sid={p.session_cookie}; Path=/; HttpOnly"),
+                    ("Set-Cookie", f'idx="{p.idp_cookie}"; Path=/; HttpOnly'),
+                    ("Location", "/authorize"),
+                ],
+            )
         elif self.path == "/authorize":
-            self._send(302, b"", "text/plain", [("Location", f"/callback?code={p.oauth_code}&state=st123")])
+            self._send(
+                302, b"", "text/plain", [("Location", f"/callback?code={p.oauth_code}&state=st123")]
+            )
         elif self.path.startswith("/callback"):
             self._send(200, _page(p).encode(), "text/html; charset=utf-8")
         else:
@@ -138,8 +147,12 @@ class _App(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         self.rfile.read(length)
         if self.path == "/oauth/token":
-            body = {"access_token": p.access_token, "refresh_token": p.refresh_token,
-                    "id_token": p.id_token, "token_type": "Bearer"}
+            body = {
+                "access_token": p.access_token,
+                "refresh_token": p.refresh_token,
+                "id_token": p.id_token,
+                "token_type": "Bearer",
+            }
             self._send(200, json.dumps(body).encode(), "application/json")
         else:
             self._send(200, b'{"ok": true}', "application/json")

@@ -53,7 +53,9 @@ def test_extractor_finds_every_planted_secret(recorded: Recording) -> None:
     assert any(i.startswith("AT.") for i in idents)
 
 
-def test_sanitized_har_keeps_structure_and_holds_no_secret(recorded: Recording, tmp_path: Path) -> None:
+def test_sanitized_har_keeps_structure_and_holds_no_secret(
+    recorded: Recording, tmp_path: Path
+) -> None:
     out = tmp_path / "clean.har"
     san = sanitize_file(recorded.har, out)
     original = json.loads(recorded.har.read_text())
@@ -75,7 +77,9 @@ def test_sanitized_har_keeps_structure_and_holds_no_secret(recorded: Recording, 
     assert not set(values) & set(recorded.planted.secrets().values())
 
 
-def test_sanitize_cli_reports_by_kind_and_hint_never_by_value(recorded: Recording, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_sanitize_cli_reports_by_kind_and_hint_never_by_value(
+    recorded: Recording, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "clean.har"
     assert main(["har", "sanitize", str(recorded.har), str(out), "--json"]) == 0
     captured = capsys.readouterr()

@@ -52,17 +52,19 @@ def _name_value(item: Any) -> tuple[str, str] | None:
 
 
 def _pair_up(hits: list[Hit]) -> list[Hit]:
-    """Attach a client id found beside its secret (CF-Access-Client-Id/Secret, OAuth client)."""
+    """Attach a client id found beside its secret (CF-Access-Client-Id/Secret, OAuth client);
+    the id then travels with the secret instead of standing alone."""
     idents = {h.kind: h.identifier for h in hits if not h.value and h.identifier}
     if not idents:
         return hits
-    out = []
+    out, used = [], set()
     for h in hits:
         wanted = _PAIRED.get(h.kind)
         if wanted and not h.identifier and wanted in idents:
             h = dataclasses.replace(h, identifier=idents[wanted])
+            used.add(wanted)
         out.append(h)
-    return out
+    return [h for h in out if h.value or h.kind not in used]
 
 
 def header_hits(headers: Any) -> list[Hit]:
@@ -260,7 +262,7 @@ def entry_hits(
 
 def extract(path: Path, stats: HarStats, max_body: int = MAX_BODY) -> Iterator[Occurrence]:
     """Every occurrence of a secret in the HAR at `path`; fills `stats` as it goes."""
-    stream = HarStream(path)
+    stream = HarStream(path, max_string=max_body)
     for part in stream.parts():
         if part.kind != "entry":
             continue

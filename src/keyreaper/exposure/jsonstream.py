@@ -20,7 +20,9 @@ from ijson.backends import yajl2_c as ijson_c
 from keyreaper.errors import InputError, Location
 
 MAX_DEPTH = 128  # Chromium's async initiator stacks nest a few dozen levels at most
-BUF_SIZE = 1 << 18
+BUF_SIZE = 1 << 20
+MAX_READ = 64 << 20
+MAX_STRING = 64 << 20  # a longer run of bytes without a quote is refused (see _Reader)
 
 
 @dataclass(frozen=True)
@@ -34,14 +36,38 @@ class Part:
 
 
 class _Reader:
-    """Wraps the file to know how many bytes the parser has consumed, for error messages."""
+    """Feeds the parser, counting bytes for error messages and guarding against long strings.
 
-    def __init__(self, fh: IO[bytes]) -> None:
+    yajl re-reads a token that spans reads from its start, so a long string costs time
+    quadratic in its length over the read size. Reads grow while no quote shows up (a base64
+    body has none), and a quote-less run longer than `max_run` ends the input early; the
+    caller then reports it instead of the parser's EOF error.
+    """
+
+    def __init__(self, fh: IO[bytes], max_run: int = MAX_STRING) -> None:
         self._fh = fh
         self.offset = 0
+        self.max_run = max_run
+        self.run = 0
+        self.size = BUF_SIZE
+        self.too_long = False
 
     def read(self, size: int = -1) -> bytes:
-        data = self._fh.read(size)
+        if self.too_long or size == 0:  # ijson probes with read(0) for bytes vs str
+            return b""
+        data = self._fh.read(self.size)
+        first = data.find(b'"')
+        if first < 0:
+            self.run += len(data)
+            self.size = min(self.size * 2, MAX_READ)
+            longest = self.run
+        else:
+            longest = self.run + first
+            self.run = len(data) - data.rfind(b'"') - 1
+            self.size = BUF_SIZE
+        if longest > self.max_run:
+            self.too_long = True
+            return b""
         self.offset += len(data)
         return data
 
@@ -55,19 +81,22 @@ def _first_line(exc: Exception) -> str:
 class HarStream:
     """Iterates a HAR's parts in document order; raises InputError naming file and place."""
 
-    def __init__(self, path: Path, max_depth: int = MAX_DEPTH) -> None:
+    def __init__(
+        self, path: Path, max_depth: int = MAX_DEPTH, max_string: int = MAX_STRING
+    ) -> None:
         self.path = path
         self.max_depth = max_depth
+        self.max_string = max_string
         self.entries_seen = 0
         self.bytes_read = 0
+        self.position = "document"  # where the parser is, for error messages
 
     def _where(self, reader: _Reader, inside: str) -> Location:
         return Location(str(self.path), None, f"{inside} near byte {reader.offset}")
 
     def parts(self) -> Iterator[Part]:
         with self.path.open("rb") as fh:
-            reader = _Reader(fh)
-            inside = "document start"
+            reader = _Reader(fh, self.max_string)
             try:
                 yield from self._walk(
                     reader, ijson_c.basic_parse(reader, buf_size=BUF_SIZE, use_float=True)
@@ -75,8 +104,13 @@ class HarStream:
             except InputError:
                 raise
             except Exception as exc:  # ijson's errors are plain exceptions with yajl text
-                inside = f"entries[{self.entries_seen}]" if self.entries_seen else "document"
+                inside = self.position
                 message = _first_line(exc)
+                if reader.too_long:
+                    message = (
+                        f"a value longer than {reader.max_run // 2**20} MB "
+                        "(raise the body budget to read it)"
+                    )
                 if "premature EOF" in message or isinstance(exc, StopIteration | RuntimeError):
                     message = "the file ends before the JSON does (truncated HAR?)"
                 raise InputError(
@@ -130,7 +164,9 @@ class HarStream:
                             self._where(reader, f"entries[{self.entries_seen}]"),
                             "an entry is not an object",
                         )
-                    entry = self._build(reader, events, {}, f"entries[{self.entries_seen}]")
+                    self.position = f"entries[{self.entries_seen}]"
+                    entry = self._build(reader, events, {}, self.position)
+                    self.position = f"after entries[{self.entries_seen}]"
                     yield Part("entry", "entries", self.entries_seen, entry)
                     self.entries_seen += 1
             else:
@@ -234,7 +270,9 @@ def array_items(
             raise
         except Exception as exc:
             message = _first_line(exc)
-            if "premature EOF" in message or isinstance(exc, StopIteration | RuntimeError):
+            if reader.too_long:
+                message = f"a value longer than {reader.max_run // 2**20} MB"
+            elif "premature EOF" in message or isinstance(exc, StopIteration | RuntimeError):
                 message = "the file ends before the JSON does (truncated?)"
             raise InputError(
                 stream._where(reader, f"[{index}]"), f"not valid JSON: {message}"

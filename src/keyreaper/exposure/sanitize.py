@@ -332,7 +332,7 @@ class Sanitizer:
         dump: Callable[[Any], str] = lambda v: json.dumps(v, allow_nan=False)  # noqa: E731
         sep = {"root": "", "log": "", "entries": ""}
         out.write("{")
-        for part in HarStream(src).parts():
+        for part in HarStream(src, max_string=self.max_body).parts():
             if part.kind == "root_field":
                 out.write(
                     f"{sep['root']}{dump(part.key)}: {dump(self.generic(part.value, 'root'))}"
