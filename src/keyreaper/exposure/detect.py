@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 from keyreaper.exposure import textscan
 from keyreaper.exposure.names import (
@@ -108,6 +108,8 @@ JWT_BYTES_RE = re.compile(rb"eyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z
 
 def jwt_id(token: str) -> str:
     """The token's `jti` claim, an identifier logs may record; '' when absent or unreadable."""
+    if not token.startswith("eyJ"):
+        return ""
     parts = token.split(".")
     if len(parts) < 2 or len(parts[1]) > 65536:
         return ""
@@ -242,24 +244,38 @@ def _pair_ident(kind: str, value: str) -> str:
 
 
 def url_hits(url: str) -> Iterator[Hit]:
-    """Secrets in a URL: query and fragment parameters, user:password, JWTs anywhere."""
-    try:
-        parts = urlsplit(url)
-        password, user = parts.password, parts.username
-    except ValueError:
-        yield from jwt_hits(url)
+    """Secrets in a URL: query and fragment parameters, user:password, JWTs anywhere.
+    Hand-split rather than urlsplit/parse_qsl: this runs on every request URL."""
+    if "=" not in url and "@" not in url and "eyJ" not in url:
         return
-    if password:
-        yield Hit("url_password", unquote(password), "userinfo", unquote(user or ""))
-    for section in (parts.query, parts.fragment):
-        if "=" in section:
-            for name, value in parse_qsl(section, keep_blank_values=False):
-                kind = param_kind(name)
-                if kind:
-                    yield Hit(kind, value, name, _pair_ident(kind, value))
-                elif ikind := ident_kind(name):
-                    yield Hit(ikind, "", name, _ident_value(ikind, value))
-    yield from jwt_hits(url)
+    base, _, fragment = url.partition("#")
+    head, _, query = base.partition("?")
+    if "@" in head:
+        try:
+            parts = urlsplit(head)
+            password, user = parts.password, parts.username
+        except ValueError:
+            password, user = None, None
+        if password:
+            yield Hit("url_password", unquote(password), "userinfo", unquote(user or ""))
+    for section in (query, fragment):
+        if "=" not in section:
+            continue
+        for part in section.split("&"):
+            name, eq, value = part.partition("=")
+            if not eq or not value:
+                continue
+            if "%" in name or "+" in name:
+                name = unquote_plus(name)
+            kind = param_kind(name)
+            if kind:
+                if "%" in value or "+" in value:
+                    value = unquote_plus(value)
+                yield Hit(kind, value, name, _pair_ident(kind, value))
+            elif ikind := ident_kind(name):
+                yield Hit(ikind, "", name, _ident_value(ikind, unquote_plus(value)))
+    if "eyJ" in url:
+        yield from jwt_hits(url)
 
 
 _TOKENISH = re.compile(r"^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_\-.~+=%]{20,}$")
@@ -267,16 +283,21 @@ _TOKENISH = re.compile(r"^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_\-.~+=%]{20,}$")
 
 def safe_url(url: str, limit: int = 300) -> str:
     """A URL fit for evidence: no userinfo, no fragment, query names without values,
-    token-like path segments masked."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "(unparseable URL)"
-    segments = ["…" if _TOKENISH.match(s) or JWT_RE.search(s) else s for s in parts.path.split("/")]
-    out = f"{parts.scheme}://{host}{port}{'/'.join(segments)}"
-    if parts.query:
-        names = [n for n, _ in parse_qsl(parts.query, keep_blank_values=True)]
-        out += "?" + "&".join(f"{n}=…" for n in names[:20])
+    token-like path segments masked. Hand-split: this runs once per HAR entry."""
+    if url[:5].lower() == "data:":
+        return "data:…"
+    url = url.split("#", 1)[0]
+    base, _, query = url.partition("?")
+    scheme, sep, rest = base.partition("://")
+    if not sep:
+        scheme, rest = "", base
+    authority, slash, path = rest.partition("/")
+    authority = authority.rpartition("@")[2]
+    segments = [
+        "…" if len(s) >= 20 and (_TOKENISH.match(s) or "eyJ" in s) else s for s in path.split("/")
+    ]
+    out = f"{scheme}{sep}{authority}{slash}{'/'.join(segments)}"
+    if query:
+        names = [p.partition("=")[0] for p in query.split("&")[:20] if p]
+        out += "?" + "&".join(f"{n}=…" for n in names)
     return out[:limit]

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from keyreaper.exposure import detect, names
+from keyreaper.exposure import detect, names, textscan
 from keyreaper.exposure.detect import Hit
 from keyreaper.exposure.jsonstream import HarStream
 
@@ -69,14 +69,18 @@ def _pair_up(hits: list[Hit]) -> list[Hit]:
 
 def header_hits(headers: Any) -> list[Hit]:
     hits: list[Hit] = []
-    for item in headers if isinstance(headers, list) else ():
-        nv = _name_value(item)
-        if nv is None:
+    for item in headers if type(headers) is list else ():
+        if type(item) is not dict:
             continue
-        name, value = nv
+        name, value = item.get("name"), item.get("value")
+        if type(name) is not str or type(value) is not str:
+            continue
         lower = name.lower()
         role = detect.header_role(lower)
-        if role == "authorization":
+        if role is None:  # most headers: only a JWT could hide here
+            if "eyJ" in value:
+                hits.extend(detect.jwt_hits(value))
+        elif role == "authorization":
             hits.extend(detect.authorization(value, name))
         elif role == "cookie":
             for cname, cvalue, s, e in detect.cookie_pairs(value):
@@ -90,13 +94,10 @@ def header_hits(headers: Any) -> list[Hit]:
         elif role == "identifier":
             hits.append(Hit(detect.IDENT_HEADERS[lower], "", name, value.strip()))
         elif role == "secret" and value.strip():
-            hits.append(
-                Hit(detect.header_kind(lower), value.strip(), name, detect.jwt_id(value.strip()))
-            )
+            v = value.strip()
+            hits.append(Hit(detect.header_kind(lower), v, name, detect.jwt_id(v)))
         elif role == "url":
             hits.extend(detect.url_hits(value))
-        else:
-            hits.extend(detect.jwt_hits(value))
     return _pair_up(hits)
 
 
@@ -111,7 +112,7 @@ def param_hits(params: Any) -> list[Hit]:
             hits.append(Hit(kind, value, name, detect.jwt_id(value)))
         elif (ikind := names.ident_kind(name)) and value:
             hits.append(Hit(ikind, "", name, value))
-        else:
+        elif "eyJ" in value:
             hits.extend(detect.jwt_hits(value))
     return _pair_up(hits)
 
@@ -154,7 +155,7 @@ class Body:
     base64: bool
 
 
-def decode_body(holder: Any, max_body: int) -> Body | str | None:
+def decode_body(holder: Any, max_body: int, scan_all: bool = False) -> Body | str | None:
     """The decoded body; None when empty; a reason string when it cannot be scanned."""
     if not isinstance(holder, dict) or not isinstance(holder.get("text"), str):
         return None
@@ -174,6 +175,8 @@ def decode_body(holder: Any, max_body: int) -> Body | str | None:
         except (binascii.Error, ValueError):
             return "body marked base64 is not valid base64"
         if is_textual(mime):
+            if not scan_all and b"eyJ" not in data and not textscan.may_have_pairs(data):
+                return None  # nothing to find: skip decoding
             return Body(data.decode("utf-8", "surrogateescape"), None, True)
         return Body(None, data, True)
     return Body(raw, None, False)
@@ -213,9 +216,45 @@ def _strings(value: Any, depth: int = 0) -> Iterator[str]:
             yield from _strings(v, depth + 1)
 
 
-KNOWN_REQUEST = frozenset({"url", "headers", "cookies", "queryString", "postData"})
-_KNOWN_ENTRY = frozenset({"request", "response", "timings", "cache", "startedDateTime", "time"})
-KNOWN_RESPONSE = frozenset({"headers", "cookies", "content", "redirectURL"})
+KNOWN_REQUEST = frozenset(
+    {
+        "url",
+        "headers",
+        "cookies",
+        "queryString",
+        "postData",
+        "method",
+        "httpVersion",
+        "headersSize",
+        "bodySize",
+    }
+)
+# Fields the walk over "everything else" skips: handled above, or numbers and protocol words.
+_KNOWN_ENTRY = frozenset(
+    {
+        "request",
+        "response",
+        "timings",
+        "cache",
+        "startedDateTime",
+        "time",
+        "pageref",
+        "serverIPAddress",
+    }
+)
+KNOWN_RESPONSE = frozenset(
+    {
+        "headers",
+        "cookies",
+        "content",
+        "redirectURL",
+        "status",
+        "statusText",
+        "httpVersion",
+        "headersSize",
+        "bodySize",
+    }
+)
 
 
 def entry_hits(

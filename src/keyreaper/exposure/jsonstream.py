@@ -192,40 +192,47 @@ class HarStream:
         root: dict[str, Any] | list[Any],
         where: str,
     ) -> Any:
-        """Builds one container from the events after its start; checks depth and duplicates."""
-        stack: list[Any] = [root]
-        keys: list[str | None] = [None]
+        """Builds one container from the events after its start; checks depth and duplicates.
+
+        The hot loop of HAR reading: `top` and whether it is a dict are kept in locals, and
+        the events are tested in order of frequency."""
+        stack: list[Any] = []
+        keys: list[str | None] = []
+        top: Any = root
+        in_map = type(root) is dict
         key: str | None = None
+        max_depth = self.max_depth
         for ev, value in events:
-            top = stack[-1]
             if ev == "map_key":
                 if value in top:
                     raise InputError(self._where(reader, where), f"duplicate key {value!r}")
                 key = value
-            elif ev == "start_map" or ev == "start_array":
-                child: Any = {} if ev == "start_map" else []
-                if type(top) is dict:
-                    top[key] = child
-                else:
-                    top.append(child)
-                stack.append(child)
-                keys.append(key)
-                if len(stack) > self.max_depth:
-                    raise InputError(
-                        self._where(reader, where), f"nested deeper than {self.max_depth} levels"
-                    )
-            elif ev == "end_map" or ev == "end_array":
-                stack.pop()
-                key = keys.pop()
-                if not stack:
-                    return root
-            else:
+            elif ev == "string" or ev == "number" or ev == "boolean" or ev == "null":
                 if type(value) is float and not math.isfinite(value):
                     raise InputError(self._where(reader, where), "a number is out of range")
-                if type(top) is dict:
+                if in_map:
                     top[key] = value
                 else:
                     top.append(value)
+            elif ev == "start_map" or ev == "start_array":
+                child: Any = {} if ev == "start_map" else []
+                if in_map:
+                    top[key] = child
+                else:
+                    top.append(child)
+                stack.append(top)
+                keys.append(key)
+                if len(stack) >= max_depth:
+                    raise InputError(
+                        self._where(reader, where), f"nested deeper than {max_depth} levels"
+                    )
+                top, in_map = child, ev == "start_map"
+            else:  # end_map, end_array
+                if not stack:
+                    return root
+                top = stack.pop()
+                in_map = type(top) is dict
+                key = keys.pop()
         raise InputError(
             self._where(reader, where), "the file ends inside this value (truncated HAR?)"
         )

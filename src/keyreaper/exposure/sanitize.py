@@ -265,7 +265,7 @@ class Sanitizer:
             self._note("javascript_body", where, mime[:40], holder["text"])
             holder["text"] = ""
             return
-        decoded = har.decode_body(holder, self.max_body)
+        decoded = har.decode_body(holder, self.max_body, scan_all=True)
         if isinstance(decoded, str) or decoded is None:
             if isinstance(decoded, str):  # cannot be checked, so it cannot be kept
                 self._note("unscannable_body", where, decoded[:60], holder["text"])

@@ -8,6 +8,7 @@ byte and character offsets differ, `re` reads the whole text: slower, same resul
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterator
@@ -68,12 +69,32 @@ def _hyperscan_db() -> Any:
 
 
 _HS: Any = _hyperscan_db()
+_HS_STOPPED: Any = type(None)
+if _HS is not None:
+    import hyperscan as _hyperscan
+
+    _HS_STOPPED = _hyperscan.ScanTerminated
 
 
 def use_hyperscan(enabled: bool) -> None:
     """Switch the prefilter off (tests check both paths give the same results)."""
     global _HS
     _HS = _hyperscan_db() if enabled else None
+
+
+def may_have_pairs(data: bytes) -> bool:
+    """False only when the prefilter is sure no pair is in `data` (so it need not be decoded)."""
+    if _HS is None:
+        return True
+    found: list[int] = []
+
+    def stop(_i: int, _f: int, _t: int, _fl: int, _c: object) -> bool:
+        found.append(1)
+        return True  # one is enough: stop scanning
+
+    with contextlib.suppress(_HS_STOPPED):  # how hyperscan reports the stop asked for
+        _HS.scan(data, match_event_handler=stop)
+    return bool(found)
 
 
 def _windows(text: str) -> list[tuple[int, int]]:
