@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from bench.common import OUT, REPO, Runner, alternate, report
 from bench.har_corpus import write_har
