@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import secrets
 import threading
 from collections.abc import Iterator
@@ -168,6 +169,8 @@ class Recording:
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording]:
     """One real HAR, recorded once per session by headless Chromium against the local app."""
     if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but Debian's chromium is missing (scripts/system-deps.sh)")
         pytest.skip("Debian's chromium is not installed (scripts/system-deps.sh)")
     from playwright.sync_api import sync_playwright
 
