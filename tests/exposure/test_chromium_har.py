@@ -98,3 +98,42 @@ def test_keep_spares_one_named_cookie(recorded: Recording, tmp_path: Path) -> No
     assert recorded.planted.session_cookie in text
     assert recorded.planted.idp_cookie not in text
     assert recorded.planted.api_key not in text
+
+
+def test_exposure_add_on_the_recorded_har(sqlite_workspace, recorded: Recording, capsys) -> None:  # type: ignore[no-untyped-def]
+    from tests.exposure.helpers import add_credential
+
+    ws = sqlite_workspace
+    p = recorded.planted
+    okta = add_credential(ws, "okta", "api_token", "okta-tok-1", p.ssws_token)
+    backup = add_credential(ws, "acme", "password", p.basic_user, None)
+    gateway = add_credential(ws, "cloudflare", "service_token", p.cf_client_id, None)
+    assert (
+        main(
+            [
+                "-w",
+                str(ws.root),
+                "exposure",
+                "add",
+                "--name",
+                "support-upload",
+                str(recorded.har),
+                "--json",
+            ]
+        )
+        == 0
+    )
+    summary = json.loads(capsys.readouterr().out)
+    first_entry = json.loads(recorded.har.read_text())["log"]["entries"][0]["startedDateTime"]
+    assert summary["t0"] <= first_entry.replace("Z", "+00:00")
+    assert (
+        "startedDateTime of pages[0]" in summary["t0_source"]
+        or "entries[0]" in summary["t0_source"]
+    )
+    assert main(["-w", str(ws.root), "exposure", "show", "support-upload", "--json"]) == 0
+    items = json.loads(capsys.readouterr().out)["items"]
+    matched = {c for i in items for c in i["credentials"]}
+    assert matched == {okta, backup, gateway}
+    stored = b"".join(f.read_bytes() for f in ws.root.rglob("*") if f.is_file())
+    for name, secret in p.secrets().items():
+        assert secret.encode() not in stored, name

@@ -303,6 +303,8 @@ def extract(path: Path, stats: HarStats, max_body: int = MAX_BODY) -> Iterator[O
     """Every occurrence of a secret in the HAR at `path`; fills `stats` as it goes."""
     stream = HarStream(path, max_string=max_body)
     for part in stream.parts():
+        if part.kind == "log_field" and part.key == "pages" and isinstance(part.value, list):
+            _page_times(part.value, stats)
         if part.kind != "entry":
             continue
         entry = part.value
@@ -326,6 +328,15 @@ def extract(path: Path, stats: HarStats, max_body: int = MAX_BODY) -> Iterator[O
         for location, hit in entry_hits(entry, max_body, warn):
             if hit.value or hit.identifier:
                 yield Occurrence(hit, index, location, url, time)
+
+
+def _page_times(pages: list[Any], stats: HarStats) -> None:
+    """A page starts with its first request, so its time can be T0 too."""
+    for i, page in enumerate(pages):
+        started = page.get("startedDateTime") if isinstance(page, dict) else None
+        when = _parse_time(started) if isinstance(started, str) else None
+        if when and (stats.earliest is None or when < stats.earliest):
+            stats.earliest, stats.earliest_entry = when, -1 - i
 
 
 def _parse_time(text: str) -> datetime | None:

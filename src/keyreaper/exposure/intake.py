@@ -205,7 +205,9 @@ def _read_har(path: Path, collector: _Collector, result: FileResult, max_body: i
         result.warnings.extend(stats.warnings)
         if stats.earliest is not None:
             result.earliest = stats.earliest
-            result.earliest_where = f"startedDateTime of entries[{stats.earliest_entry}]"
+            index = stats.earliest_entry
+            place = f"entries[{index}]" if index >= 0 else f"pages[{-1 - index}]"
+            result.earliest_where = f"startedDateTime of {place}"
 
 
 def _read_list(

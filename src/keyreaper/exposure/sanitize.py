@@ -107,7 +107,7 @@ class Sanitizer:
         self._echo: Echoes | None = None
 
     def kept(self, name: str) -> bool:
-        return name.lower() in self.keep or norm(name) in self.keep
+        return bool(self.keep) and (name.lower() in self.keep or norm(name) in self.keep)
 
     # -- pass 1 ------------------------------------------------------------------------------
 

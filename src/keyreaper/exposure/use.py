@@ -26,7 +26,7 @@ from keyreaper.store import Database
 _MAX_LISTED = 50  # distinct values listed per field; the counts are always exact
 
 _HITS = """
-CREATE TEMP VIEW hits AS
+CREATE TEMP TABLE hits AS
 SELECT m.credential, e.time, e.source, e.event_type, e.outcome, e.src_ip, e.src_asn,
        e.user_agent, e.session_id, e.origin
   FROM events e JOIN idmap m ON e.credential_id = m.ident
