@@ -28,7 +28,7 @@ class Occurrence:
     entry: int
     location: str
     url: str
-    time: str
+    time: datetime | None
 
 
 @dataclass
@@ -311,23 +311,21 @@ def extract(path: Path, stats: HarStats, max_body: int = MAX_BODY) -> Iterator[O
         index = part.index
         stats.entries = index + 1
         started = entry.get("startedDateTime")
-        time = started if isinstance(started, str) else ""
-        when = _parse_time(time) if time else None
+        when = _parse_time(started) if isinstance(started, str) else None
         if when and (stats.earliest is None or when < stats.earliest):
             stats.earliest, stats.earliest_entry = when, index
         req = entry.get("request")
-        url = (
-            detect.safe_url(req["url"])
-            if isinstance(req, dict) and isinstance(req.get("url"), str)
-            else ""
-        )
+        raw_url = req.get("url") if isinstance(req, dict) else None
+        url = ""  # computed at the first find only
 
         def warn(message: str, index: int = index) -> None:
             stats.warnings.append(f"{path}: entries[{index}]: {message}")
 
         for location, hit in entry_hits(entry, max_body, warn):
             if hit.value or hit.identifier:
-                yield Occurrence(hit, index, location, url, time)
+                if not url and isinstance(raw_url, str):
+                    url = detect.safe_url(raw_url)
+                yield Occurrence(hit, index, location, url, when)
 
 
 def _page_times(pages: list[Any], stats: HarStats) -> None:

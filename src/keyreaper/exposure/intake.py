@@ -197,7 +197,7 @@ def _read_har(path: Path, collector: _Collector, result: FileResult, max_body: i
                 hit.value,
                 hit.identifier,
                 evidence,
-                lists.parse_time(occ.time),
+                occ.time,
                 entry=occ.entry,
             )
             result.occurrences += 1

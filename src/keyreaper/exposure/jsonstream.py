@@ -72,6 +72,13 @@ class _Reader:
         return data
 
 
+def _show(key: str) -> str:
+    """A key for an error message, unless it might be a value (a secret used as a key)."""
+    if len(key) <= 24 and key.replace("_", "").replace("-", "").isalnum():
+        return repr(key)
+    return f"(a key of {len(key)} characters)"
+
+
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
@@ -148,7 +155,7 @@ class HarStream:
             if ev == "end_map":
                 return
             if key in seen:
-                raise InputError(self._where(reader, "log"), f"duplicate key {key!r} in 'log'")
+                raise InputError(self._where(reader, "log"), f"duplicate key {_show(key)} in 'log'")
             seen.add(key)
             if key == "entries":
                 ev, _ = next(events)
@@ -205,7 +212,7 @@ class HarStream:
         for ev, value in events:
             if ev == "map_key":
                 if value in top:
-                    raise InputError(self._where(reader, where), f"duplicate key {value!r}")
+                    raise InputError(self._where(reader, where), f"duplicate key {_show(value)}")
                 key = value
             elif ev == "string" or ev == "number" or ev == "boolean" or ev == "null":
                 if type(value) is float and not math.isfinite(value):
