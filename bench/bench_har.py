@@ -54,11 +54,17 @@ def main() -> None:
 
     def check(proc: object) -> str:
         out = getattr(proc, "stdout", b"").decode().split()
-        return f"{out[0]} occurrences, {out[1]} items, {out[2]} bearer, {out[3]} codes" if len(out) == 4 else ""
+        return (
+            f"{out[0]} occurrences, {out[1]} items, {out[2]} bearer, {out[3]} codes"
+            if len(out) == 4
+            else ""
+        )
 
     runners = [
         Runner("ijson yajl2_c parse (bare stream)", [sys.executable, "-c", _BARE, str(path)], env),
-        Runner("keyreaper HAR intake", [sys.executable, "-c", _KEYREAPER, str(path)], env, check=check),
+        Runner(
+            "keyreaper HAR intake", [sys.executable, "-c", _KEYREAPER, str(path)], env, check=check
+        ),
     ]
     timings = alternate(runners, rounds=3)
     mb = path.stat().st_size / 2**20
