@@ -38,6 +38,9 @@ class HarStats:
     earliest_entry: int = -1
     warnings: list[str] = field(default_factory=list)
 
+    def warn_for(self, path: Path, index: int) -> Callable[[str], None]:
+        return lambda message: self.warnings.append(f"{path}: entries[{index}]: {message}")
+
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
@@ -318,10 +321,7 @@ def extract(path: Path, stats: HarStats, max_body: int = MAX_BODY) -> Iterator[O
         raw_url = req.get("url") if isinstance(req, dict) else None
         url = ""  # computed at the first find only
 
-        def warn(message: str, index: int = index) -> None:
-            stats.warnings.append(f"{path}: entries[{index}]: {message}")
-
-        for location, hit in entry_hits(entry, max_body, warn):
+        for location, hit in entry_hits(entry, max_body, stats.warn_for(path, index)):
             if hit.value or hit.identifier:
                 if not url and isinstance(raw_url, str):
                     url = detect.safe_url(raw_url)

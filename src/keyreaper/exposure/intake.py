@@ -184,23 +184,28 @@ def read_file(
 def _read_har(path: Path, collector: _Collector, result: FileResult, max_body: int) -> None:
     stats = har.HarStats()
     try:
+        plain = collector.plain
         for occ in har.extract(path, stats, max_body):
             hit = occ.hit
+            result.occurrences += 1
+            item = plain.get(hit.value) if hit.value else None
+            if item is not None and item.seen_at is not None and occ.time is not None:
+                # the common case (a cookie sent again): count it without building evidence
+                item.occurrences += 1
+                if occ.time < item.seen_at:
+                    item.seen_at = occ.time
+                item.identifier = item.identifier or hit.identifier
+                seen = item.evidence["entries"]
+                if len(seen) < _MAX_ENTRIES_KEPT and occ.entry not in seen:
+                    seen.append(occ.entry)
+                continue
             evidence = {
                 "entry": occ.entry,
                 "location": occ.location,
                 "name": hit.name[:100],
                 "url": occ.url,
             }
-            collector.add(
-                hit.kind,
-                hit.value,
-                hit.identifier,
-                evidence,
-                occ.time,
-                entry=occ.entry,
-            )
-            result.occurrences += 1
+            collector.add(hit.kind, hit.value, hit.identifier, evidence, occ.time, entry=occ.entry)
     finally:
         result.warnings.extend(stats.warnings)
         if stats.earliest is not None:
