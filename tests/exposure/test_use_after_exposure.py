@@ -137,3 +137,50 @@ def test_use_is_unknown_without_events_after_t0(
     rows = json.loads(capsys.readouterr().out)
     assert [(r["credential_id"], r["verdict"]) for r in rows] == [(cred, "UNKNOWN")]
     assert rows[0]["t0"].startswith("2023-10-18T12:00")  # T0 from the HAR's earliest entry
+
+
+def test_orphan_cookie_replayed_is_found_through_logged_session_values(
+    sqlite_workspace: Workspace, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """No inventory entry owns the leaked web session, but the web server logs its value:
+    the replay from the attacker's host still shows."""
+    ws = sqlite_workspace
+    cookie = "wsess_" + "Q" * 30
+    har = write_har(
+        tmp_path / "h.har", [har_entry(headers=[("Cookie", f"webapp_session={cookie}")])]
+    )
+    write_events(
+        ws,
+        "nginx",
+        [
+            {
+                "time": ts("2023-10-17T08:00:00Z"),
+                "session_id": cookie,
+                "src_ip": "10.1.1.1",
+                "src_asn": 64510,
+            },
+            {
+                "time": ts("2023-11-14T03:00:00Z"),
+                "session_id": cookie,
+                "src_ip": "198.244.174.214",
+                "src_asn": 16276,
+            },
+            {
+                "time": ts("2023-11-14T03:01:00Z"),
+                "session_id": "someone-elses-session",
+                "src_ip": "10.1.1.2",
+            },
+        ],
+    )
+    assert main(["-w", str(ws.root), "exposure", "add", "--name", "h", "--t0", T0, str(har)]) == 0
+    capsys.readouterr()
+    assert main(["-w", str(ws.root), "exposure", "use", "h", "--json"]) == 0
+    out = capsys.readouterr().out
+    (row,) = json.loads(out)
+    assert row["credential_id"].startswith("orphan:cookie:") and row["matched_by"] == "event value"
+    assert row["verdict"] == "USED" and row["uses"] == 1 and row["new_asns"] == [16276]
+    assert (
+        len(row["replayed_sessions"]) == 1
+        and row["replayed_sessions"][0]["origin"] == "nginx.jsonl:2"
+    )
+    assert cookie not in out

@@ -199,7 +199,7 @@ def use_cmd(
     reports = []
     for n in names:
         store.rematch(ws.db, n)
-        reports.extend(use.report(ws.db, ws.events_dir, n))
+        reports.extend(use.report(ws.db, ws.events_dir, n, ws.fingerprinter))
     rows = [r.as_dict() for r in reports]
     fmt = choose(as_json)
     if fmt is not Format.json:

@@ -112,7 +112,7 @@ def _from_row(
 
 def read_csv(path: Path, raw_secrets: bool, warnings: list[str]) -> Iterator[Record]:
     with path.open("rb") as fh:
-        text = io.TextIOWrapper(fh, encoding="utf-8", errors="replace", newline="")
+        text = io.TextIOWrapper(fh, encoding="utf-8-sig", errors="replace", newline="")
         csv.field_size_limit(MAX_LINE)
         reader = csv.DictReader(text)
         line = 1
@@ -137,7 +137,7 @@ def read_lines(path: Path, raw_secrets: bool, warnings: list[str]) -> Iterator[R
                 while raw and not raw.endswith(b"\n"):
                     raw = fh.readline(MAX_LINE + 1)
                 continue
-            value = raw.decode("utf-8", "replace").strip()
+            value = raw.decode("utf-8", "replace").strip().lstrip("\ufeff")
             if not value or value.startswith("#"):
                 continue
             if raw_secrets:

@@ -17,13 +17,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from keyreaper.domain import UsageVerdict
+from keyreaper.domain import Secret, UsageVerdict
 from keyreaper.events.store import EventStore
 from keyreaper.exposure import store
-from keyreaper.fingerprint import hint
+from keyreaper.fingerprint import Fingerprinter, hint
 from keyreaper.store import Database
 
-_MAX_LISTED = 50  # distinct values listed per field; the counts are always exact
+_MAX_LISTED = 50
+MAX_EVENT_VALUES = 5_000_000  # distinct logged ids fingerprinted to find orphans in use  # distinct values listed per field; the counts are always exact
 
 _HITS = """
 CREATE TEMP TABLE hits AS
@@ -91,6 +92,7 @@ class UseReport:
     credential_id: str
     t0: str
     exposed_as: list[str]
+    matched_by: str = "inventory"
     verdict: str = UsageVerdict.UNKNOWN.value
     reason: str = ""
     uses: int = 0
@@ -118,35 +120,48 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else None
 
 
-def report(db: Database, events_dir: Path, name: str) -> list[UseReport]:
+def report(
+    db: Database, events_dir: Path, name: str, fingerprinter: Fingerprinter | None = None
+) -> list[UseReport]:
+    """Uses after T0 of every credential exposed in `name`; with a fingerprinter, also of
+    orphan secrets whose value the logs recorded as a session or credential id."""
     exp = store.get(db, name)
     if exp is None:
         return []
     exposed = store.exposed_credentials(db, name)
     t0 = exp.t0.isoformat() if exp.t0 else ""
     reports = {c: UseReport(name, c, t0, kinds) for c, kinds in sorted(exposed.items())}
-    if not reports:
-        return []
     if exp.t0 is None:
         for r in reports.values():
             r.reason = (
                 "the exposure has no T0 (set one: keyreaper exposure add --name NAME --t0 TIME)"
             )
         return list(reports.values())
-    idents = db.query(
-        "SELECT credential_id, identifier FROM credential_identifiers WHERE credential_id IN ("
-        + ", ".join("?" for _ in reports)
-        + ")",
-        list(reports),
+    pairs = (
+        [
+            (r["credential_id"], r["identifier"])
+            for r in db.query(
+                "SELECT credential_id, identifier FROM credential_identifiers WHERE credential_id IN ("
+                + ", ".join("?" for _ in reports)
+                + ")",
+                list(reports),
+            )
+        ]
+        if reports
+        else []
     )
     con = EventStore(events_dir).connect()
     try:
+        if fingerprinter is not None:
+            pairs += _orphans_in_events(con, db, name, t0, fingerprinter, reports)
+        if not reports:
+            return []
         con.register(
             "idmap",
             pa.table(
                 {
-                    "credential": pa.array([r["credential_id"] for r in idents], pa.string()),
-                    "ident": pa.array([r["identifier"] for r in idents], pa.string()),
+                    "credential": pa.array([c for c, _ in pairs], pa.string()),
+                    "ident": pa.array([i for _, i in pairs], pa.string()),
                 }
             ),
         )
@@ -160,6 +175,51 @@ def report(db: Database, events_dir: Path, name: str) -> list[UseReport]:
     finally:
         con.close()
     return list(reports.values())
+
+
+_EVENT_VALUES = """
+SELECT DISTINCT v FROM (SELECT session_id AS v FROM events UNION ALL
+                        SELECT credential_id AS v FROM events)
+ WHERE v IS NOT NULL AND length(v) >= 8
+"""
+
+
+def _orphans_in_events(
+    con: Any,
+    db: Database,
+    name: str,
+    t0: str,
+    fingerprinter: Fingerprinter,
+    reports: dict[str, UseReport],
+) -> list[tuple[str, str]]:
+    """An orphan (a leaked cookie no inventory entry owns) still counts when a log recorded
+    its value as a session or credential id: fingerprint the logged values and compare.
+    Adds a report per orphan found, named orphan:<kind>:<hint>; returns (that name, value)."""
+    orphan_fps: dict[str, dict[str, Any]] = {}
+    items = {i["item_key"]: i for i in store.items(db, name) if i["orphan"] and i["fingerprint"]}
+    if not items:
+        return []
+    for r in db.query(
+        "SELECT item_key, fingerprint FROM exposure_item_fingerprints WHERE exposure = ?", (name,)
+    ):
+        if r["item_key"] in items:
+            orphan_fps[r["fingerprint"]] = items[r["item_key"]]
+    count = con.execute(f"SELECT count(*) FROM ({_EVENT_VALUES})").fetchone()[0]
+    if count > MAX_EVENT_VALUES:
+        return []  # too many to fingerprint here; inventory matches still work
+    pairs: list[tuple[str, str]] = []
+    for (value,) in con.execute(_EVENT_VALUES).fetchall():
+        for fp in fingerprinter.all_versions(Secret(value)):
+            item = orphan_fps.get(fp.value)
+            if item is None:
+                continue
+            pseudo = f"orphan:{item['kind']}:{item['hint']}"
+            if pseudo not in reports:
+                reports[pseudo] = UseReport(name, pseudo, t0, [item["kind"]])
+                reports[pseudo].matched_by = "event value"
+            pairs.append((pseudo, value))
+            break
+    return pairs
 
 
 def _rows(con: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
