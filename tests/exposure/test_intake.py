@@ -180,3 +180,14 @@ def test_given_t0_wins_and_is_recorded(
         )[0]
         == 2
     )
+
+
+def test_adding_the_same_file_twice_does_not_double_count(
+    sqlite_workspace: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    har = write_har(tmp_path / "x.har", [har_entry(headers=[("X-Auth-Token", CANARY)])])
+    assert _run(sqlite_workspace, capsys, "exposure", "add", "--name", "n", str(har))[0] == 0
+    code, _, err = _run(sqlite_workspace, capsys, "exposure", "add", "--name", "n", str(har))
+    assert code == 0 and "already in exposure" in err
+    _, out, _ = _run(sqlite_workspace, capsys, "exposure", "show", "n", "--json")
+    assert [i["occurrences"] for i in json.loads(out)["items"]] == [1]

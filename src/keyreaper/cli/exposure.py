@@ -84,8 +84,16 @@ def add_cmd(
             err.print(f"warning: {warning}", highlight=False, markup=False)
         if result.status == "rejected":
             err.print(f"error: {result.detail}", highlight=False, markup=False)
-    kept = [r for r in results if r.status != "rejected"]
+    for r in results:
+        if r.status != "rejected" and store.has_file(
+            ws.db, name, r.path, len(r.items), r.occurrences
+        ):
+            r.status, r.detail = "skipped", "already added to this exposure with the same content"
+    kept = [r for r in results if r.status not in ("rejected", "skipped")]
     if not kept:
+        if all(r.status == "skipped" for r in results):
+            err.print(f"every file is already in exposure {name!r}; nothing to add")
+            return
         raise KeyreaperError(f"no file could be read; exposure {name!r} left unchanged")
     old = store.get(ws.db, name)
     when, source = _t0(t0, results, old)
@@ -110,7 +118,7 @@ def add_cmd(
     else:
         emit(file_rows, _FILE_COLUMNS, fmt, title="files")
         emit_object(summary, fmt, title=f"exposure {name}")
-    if any(r.status != "ok" for r in results):
+    if any(r.status not in ("ok", "skipped") for r in results):
         raise typer.Exit(1)
 
 

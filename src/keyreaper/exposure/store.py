@@ -201,6 +201,17 @@ def items(db: Database, name: str) -> list[dict[str, Any]]:
     return out
 
 
+def has_file(db: Database, name: str, path: str, items: int, occurrences: int) -> bool:
+    """The same file with the same findings is already part of the exposure."""
+    return bool(
+        db.query(
+            "SELECT 1 FROM exposure_files WHERE exposure = ? AND path = ? AND items = ?"
+            " AND occurrences = ?",
+            (name, path, items, occurrences),
+        )
+    )
+
+
 def files(db: Database, name: str) -> list[Row]:
     return db.query(
         "SELECT path, file_type, status, detail, items, occurrences, earliest, added_at"
