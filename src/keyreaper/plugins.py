@@ -51,6 +51,8 @@ BUILTIN_COMMANDS = {
     "hunt": "keyreaper.cli.hunt",
     "ioc": "keyreaper.cli.ioc",
     "timeline": "keyreaper.cli.timeline",
+    "exposure": "keyreaper.cli.exposure",
+    "har": "keyreaper.cli.har",
 }
 
 

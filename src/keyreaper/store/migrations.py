@@ -15,6 +15,7 @@ COMPONENTS = [
     "keyreaper.usage.schema",
     "keyreaper.events.schema",
     "keyreaper.hunt.schema",
+    "keyreaper.exposure.schema",
 ]
 
 
