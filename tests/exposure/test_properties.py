@@ -51,3 +51,31 @@ def test_sanitizer_removes_what_the_extractor_finds(
     for style, _name, value in pairs:
         shown = quote(value, safe="") if style == "form" else value
         assert shown not in clean
+
+
+_VALID = (
+    b'{"log": {"version": "1.2", "pages": [{"id": "p", "startedDateTime": "2023-10-01T00:00:00Z"}],'
+    b' "entries": [{"startedDateTime": "2023-10-01T00:00:01Z", "request": {"url": "https://a/?code=abcdefgh",'
+    b' "headers": [{"name": "Cookie", "value": "sid=abcdefghijkl"}]}, "response": {"content":'
+    b' {"mimeType": "application/json", "encoding": "base64", "text": "eyJhIjogMX0="}}}]}}'
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, len(_VALID)), st.integers(0, len(_VALID)), st.binary(max_size=8))
+def test_mangled_hars_fail_cleanly(cut: int, at: int, junk: bytes) -> None:
+    """A cut or corrupted HAR gives an InputError or a result, never another exception."""
+    import tempfile
+    from pathlib import Path
+
+    from keyreaper.errors import InputError
+    from keyreaper.exposure import har
+
+    data = _VALID[:cut] + junk + _VALID[cut:] if at % 2 else _VALID[:at]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.har"
+        path.write_bytes(data)
+        try:
+            list(har.extract(path, har.HarStats()))
+        except InputError as exc:
+            assert str(path) in str(exc)

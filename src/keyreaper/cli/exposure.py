@@ -68,6 +68,8 @@ def add_cmd(
     as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """Read artifacts into an exposure: fingerprints with kind and evidence, T0, matches."""
+    if t0 is not None and lists.parse_time(t0) is None:
+        raise KeyreaperError(f"--t0 {t0!r}: not an ISO 8601 time (e.g. 2023-10-18T14:00:00Z)")
     if file_type not in intake.FILE_TYPES:
         raise KeyreaperError(f"--type {file_type!r}: one of {', '.join(intake.FILE_TYPES)}")
     ws = workspace(ctx)
