@@ -141,3 +141,16 @@ class Sink(Protocol):
     name: str
 
     def deliver(self, credential: Credential, new: NewSecret) -> str: ...
+
+
+@runtime_checkable
+class TwoPhaseProvider(Protocol):
+    """Optional: a provider whose new secret is chosen by the client (a password, a key
+    pair). The campaign generates it, keeps it encrypted, then installs it; after a crash it
+    installs the same secret again, so a credential is never rotated twice.
+
+    `install` checks the target first and is safe to repeat with the same secret."""
+
+    def generate(self, credential: Credential, tag: str) -> NewSecret: ...
+
+    def install(self, credential: Credential, new: NewSecret) -> None: ...
