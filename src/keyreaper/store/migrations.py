@@ -13,6 +13,7 @@ from keyreaper.store.db import Database
 COMPONENTS = [
     "keyreaper.store.core_schema",
     "keyreaper.usage.schema",
+    "keyreaper.rotate.schema",
 ]
 
 
