@@ -85,7 +85,7 @@ class PostgresProvider:
 
     def _exec(self, query: Any, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         try:
-            cur = self._admin().execute(query, params)
+            cur = self._admin().execute(query, params or None)
             return list(cur.fetchall()) if cur.description else []
         except (self._psycopg.OperationalError, self._psycopg.InterfaceError) as exc:
             self._local.conn = None

@@ -107,8 +107,9 @@ class RedisProvider:
         info = self._call("ACL", "GETUSER", user)
         if info is None:
             return []
-        fields = dict(zip(info[::2], info[1::2], strict=False))
-        return list(fields.get("passwords", []))
+        # redis-py parses the reply into a dict; a raw reply is a flat key/value list.
+        fields = info if isinstance(info, dict) else dict(zip(info[::2], info[1::2], strict=False))
+        return [str(h) for h in fields.get("passwords", [])]
 
     def _save(self) -> None:
         if self.acl_save:

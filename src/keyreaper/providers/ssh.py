@@ -25,9 +25,10 @@ from keyreaper.plugins import NewSecret, Probe
 from keyreaper.providers.blockers import TargetUnavailable
 
 _KEY_TYPES = re.compile(r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-[\w@.-]+)$")
-# sshd (and sshd-session) log line of an accepted key, with the pid of the session's process.
+# sshd's line for an accepted key, in its own log (-E) or syslog alike; the client's address
+# and port name the TCP connection, whose socket leads to the session's processes.
 _ACCEPTED = re.compile(
-    r"sshd(?:-session)?\[(\d+)\]: Accepted publickey for (\S+) from .* (SHA256:[A-Za-z0-9+/]+)"
+    r"Accepted publickey for (\S+) from (\S+) port (\d+) ssh2: \S+ (SHA256:[A-Za-z0-9+/]+)"
 )
 _FILE_LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -220,25 +221,59 @@ class SshProvider:
         self._rewrite(path, lambda line: line_fingerprint(line) != identifier)
 
     def revoke_sessions(self, credential: Credential) -> int:
-        """End live sshd sessions that logged in with the old key, found in sshd's log."""
+        """End live sshd sessions that logged in with the old key: sshd's log names the
+        client's port, the kernel's socket table names the processes holding it."""
         if self.log is None or not self.log.exists():
             return 0
         user = str(credential.extra.get("user") or credential.owner)
         wanted = set(credential.identifiers)
-        ended = 0
+        ports = set()
         for line in self.log.read_text(errors="replace").splitlines():
             m = _ACCEPTED.search(line)
-            if not m or m.group(2) != user or m.group(3) not in wanted:
-                continue
-            pid = int(m.group(1))
+            if m and m.group(1) == user and m.group(4) in wanted:
+                ports.add(int(m.group(3)))
+        ended = 0
+        for pid in _sshd_pids_with_peer_ports(self.port, ports):
             try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue  # already gone
-            if b"sshd" in cmdline:
-                try:
-                    os.kill(pid, signal.SIGTERM)
-                    ended += 1
-                except ProcessLookupError:
-                    pass
+                os.kill(pid, signal.SIGTERM)
+                ended += 1
+            except ProcessLookupError:
+                pass
         return ended
+
+
+def _socket_inodes(local_port: int, peer_ports: set[int]) -> set[str]:
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            local, remote, inode = cols[1], cols[2], cols[9]
+            if (
+                int(local.rsplit(":", 1)[1], 16) == local_port
+                and int(remote.rsplit(":", 1)[1], 16) in peer_ports
+            ):
+                inodes.add(f"socket:[{inode}]")
+    return inodes
+
+
+def _sshd_pids_with_peer_ports(local_port: int, peer_ports: set[int]) -> list[int]:
+    if not peer_ports:
+        return []
+    inodes = _socket_inodes(local_port, peer_ports)
+    pids: list[int] = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if b"sshd" not in (proc / "cmdline").read_bytes():
+                continue
+            links = {os.readlink(fd) for fd in (proc / "fd").iterdir()}
+        except OSError:
+            continue
+        if links & inodes:
+            pids.append(int(proc.name))
+    return pids
