@@ -97,9 +97,13 @@ def test_revoke_without_replacement(postgres_server: PostgresServer) -> None:
 def test_unreachable_server_is_unknown_never_dead() -> None:
     from tests.servers.common import free_port
 
-    provider = PostgresProvider(dsn=f"postgresql://x:y@127.0.0.1:{free_port()}/postgres", connect_timeout=2)
+    provider = PostgresProvider(
+        dsn=f"postgresql://x:y@127.0.0.1:{free_port()}/postgres", connect_timeout=2
+    )
     from keyreaper.domain import Credential
 
-    cred = Credential(id="postgres:db_role:x", provider="postgres", kind="db_role", identifiers=("x",))
+    cred = Credential(
+        id="postgres:db_role:x", provider="postgres", kind="db_role", identifiers=("x",)
+    )
     p = provider.probe(cred, "x", Secret("whatever"))
     assert p.liveness is Liveness.UNKNOWN and not p.auth_refused

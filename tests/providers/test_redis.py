@@ -18,7 +18,9 @@ from tests.servers.redis import ADMIN, RedisServer
 
 
 def _client(server: RedisServer, user: str, password: str) -> redis.Redis:
-    return redis.Redis(port=server.port, username=user, password=password, retry=Retry(NoBackoff(), 0))
+    return redis.Redis(
+        port=server.port, username=user, password=password, retry=Retry(NoBackoff(), 0)
+    )
 
 
 def _provider(server: RedisServer) -> RedisProvider:
@@ -57,10 +59,17 @@ def test_rotate_redis_users(
         assert _client(redis_server, c.name, new).ping()
         # Exactly one password left, the delivered one: nothing of ours is orphaned.
         assert provider.hashes(c.name) == [password_hash(Secret(new))]
-    assert not any(cl["user"] == "svc_cache" and cl["id"] != "" for cl in _clients_of(admin, "svc_cache", held))
+    assert not any(
+        cl["user"] == "svc_cache" and cl["id"] != "" for cl in _clients_of(admin, "svc_cache", held)
+    )
     report = bench.status("rd", capsys)
     assert report["counts"]["dead"] == 2
-    assert bench.plaintext_leaks([f"RedisOld-{u}" for u in users] + [bench.delivered(c.id) for c in creds]) == []
+    assert (
+        bench.plaintext_leaks(
+            [f"RedisOld-{u}" for u in users] + [bench.delivered(c.id) for c in creds]
+        )
+        == []
+    )
 
 
 def _clients_of(admin: Any, user: str, held: redis.Redis) -> list[dict[str, Any]]:

@@ -18,7 +18,9 @@ from tests.servers.sshd import SshdServer
 
 
 def _provider(server: SshdServer) -> SshProvider:
-    return SshProvider(files=[f"{server.user}:{server.authorized_keys}"], port=server.port, log=str(server.log))
+    return SshProvider(
+        files=[f"{server.user}:{server.authorized_keys}"], port=server.port, log=str(server.log)
+    )
 
 
 def _login(server: SshdServer, private: str) -> paramiko.Transport:
@@ -31,7 +33,9 @@ def _login(server: SshdServer, private: str) -> paramiko.Transport:
 
 def _seed(provider: SshProvider, server: SshdServer, n: int) -> list[tuple[Credential, str]]:
     server.authorized_keys.write_text("")
-    blank = Credential(id="seed", provider="ssh", kind="ssh_key", identifiers=("x",), extra={"user": server.user})
+    blank = Credential(
+        id="seed", provider="ssh", kind="ssh_key", identifiers=("x",), extra={"user": server.user}
+    )
     keys = []
     for i in range(n):
         new = provider.generate(blank, f"old-key-{i}")
@@ -46,7 +50,9 @@ def _fp_of(private: str) -> str:
     return fingerprint(key.asbytes())
 
 
-def test_rotate_ssh_keys(sqlite_workspace: Workspace, tmp_path: Path, sshd_server: SshdServer, capsys: Any) -> None:
+def test_rotate_ssh_keys(
+    sqlite_workspace: Workspace, tmp_path: Path, sshd_server: SshdServer, capsys: Any
+) -> None:
     provider = _provider(sshd_server)
     seeded = _seed(provider, sshd_server, 3)
     creds = [c for c, _ in seeded]
@@ -85,15 +91,22 @@ def test_fingerprint_matches_ssh_keygen(sshd_server: SshdServer, tmp_path: Path)
 
     key = tmp_path / "k"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    out = subprocess.run(["ssh-keygen", "-l", "-f", str(key) + ".pub"], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        ["ssh-keygen", "-l", "-f", str(key) + ".pub"], check=True, capture_output=True, text=True
+    )
     assert line_fingerprint((tmp_path / "k.pub").read_text()) == out.stdout.split()[1]
-    assert line_fingerprint('from="10.0.0.1",no-pty ' + (tmp_path / "k.pub").read_text()) == out.stdout.split()[1]
+    assert (
+        line_fingerprint('from="10.0.0.1",no-pty ' + (tmp_path / "k.pub").read_text())
+        == out.stdout.split()[1]
+    )
 
 
 def test_tagged_orphans_are_found_and_discarded(sshd_server: SshdServer) -> None:
     provider = _provider(sshd_server)
     sshd_server.authorized_keys.write_text("")
-    cred = Credential(id="c", provider="ssh", kind="ssh_key", identifiers=("x",), extra={"user": sshd_server.user})
+    cred = Credential(
+        id="c", provider="ssh", kind="ssh_key", identifiers=("x",), extra={"user": sshd_server.user}
+    )
     new = provider.create(cred, "keyreaper:camp:c")
     assert provider.probe(cred, new.identifier, new.secret).liveness is Liveness.LIVE
     assert provider.created_by_us(cred, "keyreaper:camp:c") == [new.identifier]

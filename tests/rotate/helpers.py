@@ -76,7 +76,9 @@ class Bench:
         return main(["-w", str(self.ws.root), *args])
 
     def run(self, name: str, *extra: str) -> int:
-        return self.cli("campaign", "run", name, "--targets", str(self.targets), "--no-progress", *extra)
+        return self.cli(
+            "campaign", "run", name, "--targets", str(self.targets), "--no-progress", *extra
+        )
 
     def status(self, name: str, capsys: Any) -> dict[str, Any]:
         capsys.readouterr()

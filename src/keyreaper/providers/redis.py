@@ -86,7 +86,9 @@ class RedisProvider:
 
     def probe(self, credential: Credential, identifier: str, secret: Secret) -> Probe:
         # No client-side retries: a refusal is evidence to record, not a blip to hide.
-        no_retry = require("redis.retry", "redis").Retry(require("redis.backoff", "redis").NoBackoff(), 0)
+        no_retry = require("redis.retry", "redis").Retry(
+            require("redis.backoff", "redis").NoBackoff(), 0
+        )
         client = self._redis.Redis(
             host=self.host, port=self.port, username=identifier, password=secret.reveal(),
             socket_timeout=self.timeout, socket_connect_timeout=self.timeout, retry=no_retry,

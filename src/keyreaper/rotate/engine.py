@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from keyreaper.domain import STEPS, Credential, ItemAction, Liveness, Secret
@@ -28,6 +28,13 @@ T = TypeVar("T")
 
 class ManualNeeded(Exception):
     """A person has to act; retrying will not help."""
+
+
+def _later(a: str, b: str) -> str:
+    """The later of two ISO times ('' is earliest): a reopened item keeps its watch cursor."""
+    if not a or not b:
+        return a or b
+    return a if datetime.fromisoformat(a) >= datetime.fromisoformat(b) else b
 
 
 def tag_for(campaign: str, credential_id: str) -> str:
@@ -319,7 +326,7 @@ class Engine:
             self.journal.transition(
                 item, "verify_dead", outcome="dead", fingerprint=fp, detail=p.evidence,
                 step_done="verify_dead", step="watch", state="dead", dead_probes=refusals,
-                finished_at=iso(), watch_since=item["revoked_at"] or iso(), next_at="",
+                finished_at=iso(), watch_since=_later(item["watch_since"], item["revoked_at"] or iso()), next_at="",
                 attempts=0, last_error="",
             )  # fmt: skip
             return
