@@ -126,7 +126,7 @@ def test_tagged_orphan_cleaned_on_resume(sqlite_workspace: Workspace, tmp_path: 
 def test_needs_manual_after_attempts_and_retry(
     sqlite_workspace: Workspace, tmp_path: Path, capsys: Any
 ) -> None:
-    bench, fake, creds = _setup(sqlite_workspace, tmp_path, n=1)
+    bench, fake, _creds = _setup(sqlite_workspace, tmp_path, n=1)
     fake.set(unreachable=True)
     assert bench.cli("campaign", "plan", "c", "--all") == 0
     assert bench.run("c") == 1
@@ -142,7 +142,7 @@ def test_needs_manual_after_attempts_and_retry(
 def test_network_errors_never_count_as_dead(
     sqlite_workspace: Workspace, tmp_path: Path, capsys: Any
 ) -> None:
-    bench, fake, creds = _setup(sqlite_workspace, tmp_path, n=1)
+    bench, fake, _creds = _setup(sqlite_workspace, tmp_path, n=1)
     fake.set(unreachable_after_revoke=True)
     assert bench.cli("campaign", "plan", "c", "--all") == 0
     assert bench.run("c") == 1
@@ -225,7 +225,7 @@ def test_exception_and_its_expiry(sqlite_workspace: Workspace, tmp_path: Path, c
 def test_watch_reopens_item_as_critical(
     sqlite_workspace: Workspace, tmp_path: Path, capsys: Any
 ) -> None:
-    bench, fake, creds = _setup(sqlite_workspace, tmp_path, n=1)
+    bench, _fake, creds = _setup(sqlite_workspace, tmp_path, n=1)
     assert bench.cli("campaign", "plan", "c", "--all") == 0
     assert bench.run("c") == 0
     old_ident = creds[0].identifiers[0]
