@@ -64,7 +64,9 @@ def build(ws: Workspace, tmp: Path, pg: PostgresServer, rd: RedisServer, ssh: Ss
             secret = f"PgOld{tag}{i:05d}canary"
             conn.execute(f"CREATE ROLE \"{name}\" LOGIN PASSWORD '{secret}'")
             cid = Credential.make_id("postgres", "db_role", name)
-            fleet.creds.append(Credential(id=cid, provider="postgres", kind="db_role", identifiers=(name,)))
+            fleet.creds.append(
+                Credential(id=cid, provider="postgres", kind="db_role", identifiers=(name,))
+            )
             fleet.old[cid] = secret
     admin = rd.admin()
     pipe = admin.pipeline(transaction=False)
@@ -73,17 +75,23 @@ def build(ws: Workspace, tmp: Path, pg: PostgresServer, rd: RedisServer, ssh: Ss
         secret = f"RdOld{tag}{i:05d}canary"
         pipe.execute_command("ACL", "SETUSER", name, "reset", "on", f">{secret}", "~*", "+@all")
         cid = Credential.make_id("redis", "password", name)
-        fleet.creds.append(Credential(id=cid, provider="redis", kind="password", identifiers=(name,)))
+        fleet.creds.append(
+            Credential(id=cid, provider="redis", kind="password", identifiers=(name,))
+        )
         fleet.old[cid] = secret
     pipe.execute()
     lines = []
     for i in range(n_ssh):
         key = Ed25519PrivateKey.generate()
-        pub = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        pub = key.public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+        )
         fp = fingerprint(base64.b64decode(pub.split()[1]))
         lines.append(f"{pub.decode()} old-{i}")
         private = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
         ).decode()
         cid = Credential.make_id("ssh", "ssh_key", f"{ssh.user}/{fp}")
         fleet.creds.append(Credential(id=cid, provider="ssh", kind="ssh_key", identifiers=(fp,),
@@ -143,7 +151,9 @@ def run_once(root: Path, tmp: Path, crash: str = "", kill_after: float | None = 
     return os.waitstatus_to_exitcode(status)
 
 
-def torture(root: Path, tmp: Path, kills: int, seed: int = 7, named_rounds: int = 2) -> dict[str, int]:
+def torture(
+    root: Path, tmp: Path, kills: int, seed: int = 7, named_rounds: int = 2
+) -> dict[str, int]:
     """Every named point `named_rounds` times (at different hit counts), then random kills
     until `kills` in all, then a clean run to the end."""
     rng = random.Random(seed)
@@ -172,12 +182,19 @@ def _no_retry(port: int, user: str, password: str) -> redis.Redis:
     return redis.Redis(port=port, username=user, password=password, retry=Retry(NoBackoff(), 0))
 
 
-def check(ws: Workspace, tmp: Path, fleet: Fleet, pg: PostgresServer, rd: RedisServer, ssh: SshdServer) -> list[str]:
+def check(
+    ws: Workspace, tmp: Path, fleet: Fleet, pg: PostgresServer, rd: RedisServer, ssh: SshdServer
+) -> list[str]:
     """The invariants, checked against the servers; returns every violation found."""
     bad: list[str] = []
-    items = {r["credential_id"]: r for r in ws.db.query("SELECT * FROM campaign_items WHERE campaign = ?", (CAMPAIGN,))}
+    items = {
+        r["credential_id"]: r
+        for r in ws.db.query("SELECT * FROM campaign_items WHERE campaign = ?", (CAMPAIGN,))
+    }
     generated: dict[str, int] = {}
-    for r in ws.db.query("SELECT subject FROM audit_log WHERE action = 'campaign.create' AND outcome = 'generated'"):
+    for r in ws.db.query(
+        "SELECT subject FROM audit_log WHERE action = 'campaign.create' AND outcome = 'generated'"
+    ):
         generated[r["subject"]] = generated.get(r["subject"], 0) + 1
     delivered_dir = tmp / "delivered"
     admin = rd.admin()
@@ -202,19 +219,25 @@ def check(ws: Workspace, tmp: Path, fleet: Fleet, pg: PostgresServer, rd: RedisS
         ident = c.identifiers[0]
         if c.provider == "postgres":
             try:
-                psycopg.connect(host=pg.host, port=pg.port, dbname="postgres", user=ident, password=old).close()
+                psycopg.connect(
+                    host=pg.host, port=pg.port, dbname="postgres", user=ident, password=old
+                ).close()
                 bad.append(f"{c.id}: old password still logs in")
             except psycopg.OperationalError as exc:
                 if "password authentication failed" not in str(exc):
                     bad.append(f"{c.id}: old login failed oddly: {exc}")
             try:
-                psycopg.connect(host=pg.host, port=pg.port, dbname="postgres", user=ident, password=new).close()
+                psycopg.connect(
+                    host=pg.host, port=pg.port, dbname="postgres", user=ident, password=new
+                ).close()
             except psycopg.OperationalError:
                 bad.append(f"{c.id}: delivered password does not work")
         elif c.provider == "redis":
             hashes = admin.acl_getuser(ident)["passwords"]
             if hashes != [password_hash(Secret(new))]:
-                bad.append(f"{c.id}: redis holds {len(hashes)} password(s), not exactly the delivered one")
+                bad.append(
+                    f"{c.id}: redis holds {len(hashes)} password(s), not exactly the delivered one"
+                )
             try:
                 _no_retry(rd.port, ident, old).ping()
                 bad.append(f"{c.id}: old redis password still works")
@@ -228,7 +251,11 @@ def check(ws: Workspace, tmp: Path, fleet: Fleet, pg: PostgresServer, rd: RedisS
                 bad.append(f"{c.id}: old key still in authorized_keys")
             if key_fps.count(new_fp) != 1:
                 bad.append(f"{c.id}: delivered key present {key_fps.count(new_fp)} times")
-            tagged = [fp for fp, t in zip(key_fps, ours, strict=True) if t == f"keyreaper:{CAMPAIGN}:{c.id}"]
+            tagged = [
+                fp
+                for fp, t in zip(key_fps, ours, strict=True)
+                if t == f"keyreaper:{CAMPAIGN}:{c.id}"
+            ]
             if tagged != [new_fp]:
                 bad.append(f"{c.id}: keys of ours for it: {len(tagged)} (orphans)")
     return bad
@@ -240,7 +267,10 @@ def ssh_logins(fleet: Fleet, tmp: Path, ssh: SshdServer, limit: int) -> list[str
 
     bad = []
     for c in [c for c in fleet.creds if c.provider == "ssh" and c.id != fleet.excepted][:limit]:
-        for secret, want in ((fleet.old[c.id], False), ((tmp / "delivered" / _UNSAFE.sub("_", c.id)).read_text(), True)):
+        for secret, want in (
+            (fleet.old[c.id], False),
+            ((tmp / "delivered" / _UNSAFE.sub("_", c.id)).read_text(), True),
+        ):
             key = paramiko.Ed25519Key.from_private_key(io.StringIO(secret))
             t = paramiko.Transport((ssh.host, ssh.port))
             try:
@@ -252,7 +282,9 @@ def ssh_logins(fleet: Fleet, tmp: Path, ssh: SshdServer, limit: int) -> list[str
             finally:
                 t.close()
             if ok != want:
-                bad.append(f"{c.id}: {'delivered' if want else 'old'} key login {'refused' if want else 'accepted'}")
+                bad.append(
+                    f"{c.id}: {'delivered' if want else 'old'} key login {'refused' if want else 'accepted'}"
+                )
     return bad
 
 

@@ -44,7 +44,11 @@ def test_sigkill_at_every_crash_point_and_at_random(
         bad += h.ssh_logins(fleet, tmp_path, sshd_server, limit=50)
         assert bad == [], bad[:20]
         assert ws.db.query("SELECT COUNT(*) AS n FROM campaign_sealed")[0]["n"] == 0
-        leftovers = [p for p in sshd_server.authorized_keys.parent.iterdir() if p.name.startswith(".keyreaper-")]
+        leftovers = [
+            p
+            for p in sshd_server.authorized_keys.parent.iterdir()
+            if p.name.startswith(".keyreaper-")
+        ]
         for p in leftovers:  # a kill mid-rewrite leaves a temp file; the real file stays whole
             p.unlink()
     finally:

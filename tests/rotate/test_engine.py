@@ -73,10 +73,8 @@ def _journal(ws: Workspace, action: str) -> list[dict[str, Any]]:
     return ws.db.query("SELECT * FROM audit_log WHERE action = ? ORDER BY seq", (action,))
 
 
-def test_one_shot_rotation_end_to_end(
-    sqlite_workspace: Workspace, tmp_path: Path, capsys: Any
-) -> None:
-    bench, fake, creds = _setup(sqlite_workspace, tmp_path)
+def test_one_shot_rotation_end_to_end(workspace: Workspace, tmp_path: Path, capsys: Any) -> None:
+    bench, fake, creds = _setup(workspace, tmp_path)
     assert bench.cli("campaign", "plan", "c", "--all") == 0
     assert bench.run("c") == 0
     keys = fake.load()["keys"]
@@ -85,11 +83,11 @@ def test_one_shot_rotation_end_to_end(
         new = bench.delivered(c.id)
         live = [k for k, v in keys.items() if v["active"] and v["tag"] == f"keyreaper:c:{c.id}"]
         assert len(live) == 1 and keys[live[0]]["secret"] == new
-    begins = [r["detail"] for r in _journal(sqlite_workspace, "campaign.create")]
-    assert len(_journal(sqlite_workspace, "campaign.verify_dead")) >= 2 * 3  # begin + refusal lines
-    assert all(r["actor"] for r in _journal(sqlite_workspace, "campaign.revoke_old"))
+    begins = [r["detail"] for r in _journal(workspace, "campaign.create")]
+    assert len(_journal(workspace, "campaign.verify_dead")) >= 2 * 3  # begin + refusal lines
+    assert all(r["actor"] for r in _journal(workspace, "campaign.revoke_old"))
     assert begins
-    assert sqlite_workspace.db.query("SELECT COUNT(*) AS n FROM campaign_sealed")[0]["n"] == 0
+    assert workspace.db.query("SELECT COUNT(*) AS n FROM campaign_sealed")[0]["n"] == 0
     assert (
         bench.plaintext_leaks([bench.delivered(c.id) for c in creds] + list(bench.old.values()))
         == []
