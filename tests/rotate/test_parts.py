@@ -129,7 +129,7 @@ def test_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     f.chmod(0o600)
     assert FileSource(f).get(CRED) == Secret("pw")
     f.write_text('{"broken": ')
-    with pytest.raises(InputError, match="s.json:1"):
+    with pytest.raises(InputError, match=r"s\.json:1"):
         FileSource(f).get(CRED)
     monkeypatch.setenv("KEYREAPER_SECRET_POSTGRES_DB_ROLE_APP", "from-env")
     assert EnvSource().get(CRED) == Secret("from-env")
@@ -144,7 +144,7 @@ def test_targets_file_errors_name_the_place(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="unknown type 'nosuch'"):
         load(t)
     t.write_text("[campaign]\nverify_count = 4\nbogus = 1\n")
-    with pytest.raises(InputError, match="campaign.bogus"):
+    with pytest.raises(InputError, match=r"campaign\.bogus"):
         load(t)
     t.write_text("not toml [")
     with pytest.raises(InputError, match="invalid TOML"):
