@@ -47,6 +47,8 @@ class PostgresProvider:
 
     name = "postgres"
     kinds = ("db_role", "password", "service_account")
+    # A role has one password: installing the new one removes the old (see Engine).
+    replaces_in_place = True
 
     def __init__(
         self,
