@@ -14,6 +14,8 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from tests.rotate.helpers import write_targets
+from tests.servers.postgres import start_postgres
 
 from bench.common import REPO, Runner, Timing, _run_once, report
 from keyreaper.domain import Credential
@@ -21,8 +23,6 @@ from keyreaper.inventory import repo
 from keyreaper.providers.postgres import scram_verifier
 from keyreaper.rotate.plan import plan
 from keyreaper.workspace import Workspace, init
-from tests.rotate.helpers import write_targets
-from tests.servers.postgres import start_postgres
 
 
 def _reset(dsn: str, old: dict[str, str], verifiers: dict[str, str]) -> None:
@@ -30,13 +30,22 @@ def _reset(dsn: str, old: dict[str, str], verifiers: dict[str, str]) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn, conn.cursor() as cur:
         for cid in old:
             role = cid.split(":", 2)[2]
-            cur.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(verifiers[cid])))
+            cur.execute(
+                sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(
+                    sql.Identifier(role), sql.Literal(verifiers[cid])
+                )
+            )
 
 
-def _workspace(base: Path, old: dict[str, str], dsn_env: str, concurrency: int, probes: int, secrets_file: Path) -> list[str]:
+def _workspace(
+    base: Path, old: dict[str, str], dsn_env: str, concurrency: int, probes: int, secrets_file: Path
+) -> list[str]:
     root = init(base / f"ws-{time.monotonic_ns()}")
     ws = Workspace(root)
-    creds = [Credential(id=cid, provider="postgres", kind="db_role", identifiers=(cid.split(":", 2)[2],)) for cid in old]
+    creds = [
+        Credential(id=cid, provider="postgres", kind="db_role", identifiers=(cid.split(":", 2)[2],))
+        for cid in old
+    ]
     repo.upsert(ws.db, creds, "bench")
     plan(ws.db, "bench", everything=True)
     ws.close()
@@ -59,17 +68,34 @@ def main() -> None:
     try:
         dsn = server.dsn()
         os.environ["KR_BENCH_PG"] = dsn
-        old = {Credential.make_id("postgres", "db_role", f"bench_{i:05d}"): f"BenchOld-{i:05d}-{os.urandom(6).hex()}" for i in range(n)}
+        old = {
+            Credential.make_id(
+                "postgres", "db_role", f"bench_{i:05d}"
+            ): f"BenchOld-{i:05d}-{os.urandom(6).hex()}"
+            for i in range(n)
+        }
         verifiers = {cid: scram_verifier(pw) for cid, pw in old.items()}
         with psycopg.connect(dsn, autocommit=True) as conn:
             for cid in old:
-                conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(cid.split(":", 2)[2])))
+                conn.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(cid.split(":", 2)[2]))
+                )
         secrets_file = base / "old.json"
         fd = os.open(secrets_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(old, fh)
         env = {"PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
-        bare = Runner("bare psycopg loop", [sys.executable, str(REPO / "bench" / "rotate_bare.py"), str(secrets_file), str(concurrency), str(probes)], env=env)
+        bare = Runner(
+            "bare psycopg loop",
+            [
+                sys.executable,
+                str(REPO / "bench" / "rotate_bare.py"),
+                str(secrets_file),
+                str(concurrency),
+                str(probes),
+            ],
+            env=env,
+        )
         (REPO / "bench" / "out").mkdir(parents=True, exist_ok=True)
         timings = {name: Timing(name, [], []) for name in ("keyreaper campaign run", bare.name)}
         for _ in range(rounds):

@@ -44,7 +44,13 @@ def main() -> int:
 
     def login(user: str, password: str) -> bool:
         try:
-            psycopg.connect(host=info["host"], port=info["port"], dbname="postgres", user=user, password=password).close()
+            psycopg.connect(
+                host=info["host"],
+                port=info["port"],
+                dbname="postgres",
+                user=user,
+                password=password,
+            ).close()
             return True
         except psycopg.OperationalError:
             return False
@@ -52,7 +58,11 @@ def main() -> int:
     def rotate(item: tuple[str, str]) -> None:
         role, old_pw = item
         new_pw = secrets.token_urlsafe(32)
-        admin().execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(verifier(new_pw))))
+        admin().execute(
+            sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(verifier(new_pw))
+            )
+        )
         if not login(role, new_pw):
             failures.append(role)
         for _ in range(probes):

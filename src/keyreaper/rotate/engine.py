@@ -207,7 +207,7 @@ class Engine:
         cred = self.credential(item["credential_id"])
         provider = target.provider
         tag = tag_for(self.campaign, cred.id)
-        held = self.sealed.get(self.campaign, cred.id)
+        held = self._sealed(cred.id)
         if isinstance(provider, TwoPhaseProvider):
             self.begin(item, "create")
             resumed = held is not None
@@ -217,7 +217,10 @@ class Engine:
             self.crash.hit("create:sealed")
             # Check first: after a crash the same secret may already be installed. A secret
             # generated just now cannot be, so that probe is saved.
-            installed = resumed and self.probe(target, cred, held.identifier, held.secret).liveness is Liveness.LIVE
+            installed = (
+                resumed
+                and self.probe(target, cred, held.identifier, held.secret).liveness is Liveness.LIVE
+            )
             if not installed:
                 self.call(target, provider.install, cred, held)
         else:
@@ -246,8 +249,12 @@ class Engine:
             new_identifier=new.identifier, new_fingerprint=fp,
         )  # fmt: skip
 
+    def _sealed(self, credential_id: str) -> NewSecret | None:
+        with self.journal.lock:  # the store's connection is shared by the workers
+            return self.sealed.get(self.campaign, credential_id)
+
     def _held(self, item: Row) -> NewSecret:
-        held = self.sealed.get(self.campaign, item["credential_id"])
+        held = self._sealed(item["credential_id"])
         if held is None:
             raise ManualNeeded(
                 "the new secret is no longer held (deleted by hand?); re-plan the item"
