@@ -30,7 +30,8 @@ def verifier(password: str, iterations: int = 4096) -> str:
 
 
 def main() -> int:
-    old = json.loads(open(sys.argv[1]).read())
+    with open(sys.argv[1]) as fh:
+        old = json.load(fh)
     concurrency, probes = int(sys.argv[2]), int(sys.argv[3])
     dsn = os.environ["KR_BENCH_PG"]
     info = psycopg.conninfo.conninfo_to_dict(dsn)
