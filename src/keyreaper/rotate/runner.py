@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 from keyreaper.rotate import exceptions, watch
 from keyreaper.rotate.engine import Engine
@@ -18,7 +19,7 @@ Progress = Callable[[dict[str, int]], None]
 def run(
     engine: Engine,
     *,
-    events_dir: object | None = None,
+    events_dir: Path | None = None,
     progress: Progress | None = None,
     max_wait: float | None = None,
     poll: float = 0.05,
@@ -28,7 +29,7 @@ def run(
     journal = engine.journal
     exceptions.expire(journal)
     if events_dir is not None:
-        watch.check(journal, events_dir)  # type: ignore[arg-type]
+        watch.check(journal, events_dir)
     pools = {
         name: ThreadPoolExecutor(max_workers=max(1, t.concurrency), thread_name_prefix=f"kr-{name}")
         for name, t in engine.targets.providers.items()
