@@ -244,3 +244,23 @@ def test_watch_reopens_item_as_critical(
     assert bench.run("c") == 0
     again = bench.status("c", capsys)
     assert again["counts"]["dead"] == 1 and again["critical"] == 1
+
+
+def test_provider_that_cannot_create_is_needs_manual(
+    sqlite_workspace: Workspace, tmp_path: Path, capsys: Any
+) -> None:
+    bench, fake, creds = _setup(sqlite_workspace, tmp_path, n=1)
+    provider = fake.provider()
+    del provider["create"]
+    write_targets(bench.targets, {"command": provider}, secrets=bench.secrets_file, sink_dir=bench.sink_dir,
+                  settings={"backoff": 0.01})  # fmt: skip
+    assert bench.cli("campaign", "plan", "c", "--all") == 0
+    assert bench.run("c") == 1
+    report = bench.status("c", capsys)
+    assert (
+        report["counts"]["needs_manual"] == 1
+        and "no create command" in report["not_dead"][0]["why"]
+    )
+    assert (
+        fake.load()["keys"][creds[0].identifiers[0]]["active"] is True
+    )  # nothing revoked without a replacement

@@ -138,3 +138,18 @@ def test_plan_needs_exactly_one_selector(
     assert bench.cli("campaign", "plan", "x", "--all", "--all-exposed") == 2
     assert bench.cli("campaign", "plan", "x", "--exposure", "nope") == 2
     assert "no exposure named 'nope'" in capsys.readouterr().err
+
+
+def test_sessions_are_revoked_never_rotated(sqlite_workspace: Workspace) -> None:
+    ws = sqlite_workspace
+    repo.upsert(
+        ws.db,
+        [
+            Credential(
+                id="command:session:s1", provider="command", kind="session", identifiers=("s1",)
+            )
+        ],
+        "t",
+    )
+    (d,) = plan(ws.db, "c", everything=True)
+    assert d.action.value == "revoke" and "never replaced" in d.reason

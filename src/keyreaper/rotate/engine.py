@@ -174,7 +174,15 @@ class Engine:
             except ManualNeeded as exc:
                 self.fail(item, step, str(exc), permanent=True)
             except CreateBlocked as exc:
-                self.fail(item, step, exc.reason, permanent=True)
+                if exc.needs_manual:
+                    self.fail(item, step, exc.reason, permanent=True)
+                else:
+                    # This kind is never replaced (a session): killing it is the whole job.
+                    self.journal.transition(
+                        item, step, outcome="revoke instead", detail=exc.reason,
+                        action=ItemAction.REVOKE.value, step="revoke_old",
+                        reason=f"{item['reason']}; cannot be replaced ({exc.reason}): revoked",
+                    )  # fmt: skip
             except TargetRefused as exc:
                 self.fail(item, step, f"target refused: {exc}", permanent=True)
             except TargetUnavailable as exc:

@@ -116,6 +116,8 @@ def decide(
     claim = c.claim.status.lower() if c.claim else ""
     if blocker:
         action, reason = ItemAction.BLOCKED, blocker
+    elif c.kind == "session":
+        action, reason = ItemAction.REVOKE, "a session is ended, never replaced"
     elif exposures and att is not None and verdict is UsageVerdict.NOT_SEEN:
         action = ItemAction.REVOKE
         reason = f"exposed, NOT_SEEN {_window(att)}: unused means free to kill"
