@@ -77,7 +77,7 @@ class Journal:
     def transition(
         self,
         item: Row,
-        action: str,
+        what: str,
         *,
         outcome: str,
         fingerprint: str = "",
@@ -94,7 +94,7 @@ class Journal:
         with self.lock, self.db.transaction():
             record(
                 self.db,
-                f"campaign.{action}",
+                f"campaign.{what}",
                 subject=f"{self.campaign}/{item['credential_id']}",
                 fingerprint=fingerprint,
                 outcome=outcome,
