@@ -264,3 +264,27 @@ def test_provider_that_cannot_create_is_needs_manual(
     assert (
         fake.load()["keys"][creds[0].identifiers[0]]["active"] is True
     )  # nothing revoked without a replacement
+
+
+def test_kind_never_replaced_becomes_a_revoke(sqlite_workspace: Workspace, tmp_path: Path) -> None:
+    """A provider saying "this kind is never replaced" (CreateBlocked, needs_manual=False):
+    the item is revoked instead, and still verified dead."""
+    from keyreaper import rotate
+    from keyreaper.providers.blockers import CreateBlocked
+    from keyreaper.rotate import runner
+    from keyreaper.rotate.targets import load
+
+    bench, fake, creds = _setup(sqlite_workspace, tmp_path, n=1)
+    assert bench.cli("campaign", "plan", "c", "--all") == 0
+    targets = load(bench.targets)
+    provider = targets.providers["command"].provider
+
+    def never(credential: Credential, tag: str) -> Any:
+        raise CreateBlocked("tokens of this kind cannot be minted by API", needs_manual=False)
+
+    provider.create = never  # type: ignore[method-assign]
+    counts = runner.run(rotate.engine(sqlite_workspace, "c", targets))
+    assert counts["dead"] == 1
+    row = sqlite_workspace.db.query("SELECT action, reason FROM campaign_items")[0]
+    assert row["action"] == "revoke" and "cannot be minted" in row["reason"]
+    assert fake.load()["keys"][creds[0].identifiers[0]]["active"] is False
