@@ -128,7 +128,8 @@ def _child(root: Path, tmp: Path, crash: str) -> None:
     try:
         ws = Workspace(root)
         eng = rotate.engine(ws, CAMPAIGN, targets.load(tmp / "targets.toml"), CrashPoints(crash))
-        counts = runner.run(eng, poll=0.01)
+        with rotate.run_lock(ws, CAMPAIGN):
+            counts = runner.run(eng, poll=0.01)
         code = 0 if counts["dead"] + counts["excepted"] == counts["total"] else 3
     finally:
         os._exit(code)

@@ -57,3 +57,18 @@ def test_errors_are_one_clear_line(
         == 2
     )
     assert "has no item 'ghost'" in capsys.readouterr().err
+
+
+def test_one_runner_per_campaign(sqlite_workspace: Workspace, tmp_path: Path, capsys: Any) -> None:
+    from keyreaper import rotate
+
+    bench = Bench(sqlite_workspace, tmp_path)
+    assert bench.cli("campaign", "plan", "c", "--all") == 0
+    (tmp_path / "t.toml").write_text("")
+    with rotate.run_lock(sqlite_workspace, "c"):
+        assert bench.cli("campaign", "run", "c", "--targets", str(tmp_path / "t.toml")) == 2
+    assert "campaign c is already running" in capsys.readouterr().err
+    assert (
+        bench.cli("campaign", "run", "c", "--targets", str(tmp_path / "t.toml"), "--no-progress")
+        == 0
+    )

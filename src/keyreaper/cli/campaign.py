@@ -142,7 +142,10 @@ def register(app: typer.Typer) -> None:
         if retry_manual:
             _retry_manual(engine.journal)
         display = _Display(progress and not as_json)
-        counts = runner.run(engine, events_dir=ws.events_dir, progress=display, max_wait=max_wait)
+        with rotate.run_lock(ws, name):
+            counts = runner.run(
+                engine, events_dir=ws.events_dir, progress=display, max_wait=max_wait
+            )
         display.close(counts)
         if as_json:
             emit_object(dict(counts), choose(True))
