@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from keyreaper.sinks.file import _UNSAFE
 from keyreaper.workspace import Workspace
 from tests.rotate import crash_harness as h
 from tests.servers.postgres import PostgresServer
@@ -44,6 +45,14 @@ def test_sigkill_at_every_crash_point_and_at_random(
         bad += h.ssh_logins(fleet, tmp_path, sshd_server, limit=50)
         assert bad == [], bad[:20]
         assert ws.db.query("SELECT COUNT(*) AS n FROM campaign_sealed")[0]["n"] == 0
+        sample = fleet.creds[::25]
+        canaries = [fleet.old[c.id] for c in sample] + [
+            (tmp_path / "delivered" / _UNSAFE.sub("_", c.id)).read_text().strip()
+            for c in sample
+            if c.id != fleet.excepted
+        ]
+        blobs = [p.read_bytes() for p in root.rglob("*") if p.is_file()]
+        assert not [v for v in canaries if any(v.encode() in b for b in blobs)]  # no plaintext at rest
         leftovers = [
             p
             for p in sshd_server.authorized_keys.parent.iterdir()
