@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +95,26 @@ def test_install_and_revoke_are_idempotent(redis_server: RedisServer) -> None:
     assert provider.hashes("svc_idem") == [password_hash(new.secret)]
     assert provider.probe(cred, "svc_idem", Secret("old-idem")).liveness is Liveness.DEAD
     assert provider.probe(cred, "svc_idem", new.secret).liveness is Liveness.LIVE
+
+
+def test_discover_pulls_acl_users(
+    sqlite_workspace: Workspace, tmp_path: Path, redis_server: RedisServer, capsys: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    redis_server.admin().execute_command(
+        "ACL", "SETUSER", "svc_found", "on", ">x-found", "~*", "+@all"
+    )
+    bench = Bench(sqlite_workspace, tmp_path)
+    monkeypatch.setenv("KR_TEST_REDIS_PW", redis_server.password)
+    write_targets(
+        bench.targets,
+        {"redis": {"port": redis_server.port, "username": ADMIN, "password_env": "KR_TEST_REDIS_PW"}},
+        secrets=bench.secrets_file, sink_dir=bench.sink_dir,
+    )  # fmt: skip
+    capsys.readouterr()
+    assert bench.cli("campaign", "discover", "--targets", str(bench.targets), "--json") == 0
+    ids = {r["id"] for r in json.loads(capsys.readouterr().out)}
+    assert "redis:password:svc_found" in ids and f"redis:password:{ADMIN}" not in ids
+    assert sqlite_workspace.db.query(
+        "SELECT id FROM credentials WHERE id = 'redis:password:svc_found'"
+    )

@@ -52,7 +52,9 @@ def test_sigkill_at_every_crash_point_and_at_random(
             if c.id != fleet.excepted
         ]
         blobs = [p.read_bytes() for p in root.rglob("*") if p.is_file()]
-        assert not [v for v in canaries if any(v.encode() in b for b in blobs)]  # no plaintext at rest
+        assert not [
+            v for v in canaries if any(v.encode() in b for b in blobs)
+        ]  # no plaintext at rest
         leftovers = [
             p
             for p in sshd_server.authorized_keys.parent.iterdir()

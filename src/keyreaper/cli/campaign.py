@@ -12,8 +12,10 @@ import typer
 from keyreaper import rotate
 from keyreaper.cli.context import err, workspace
 from keyreaper.cli.output import choose, emit, emit_object
+from keyreaper.inventory import repo
 from keyreaper.rotate import exceptions, runner, status, targets, watch
 from keyreaper.rotate.plan import plan as make_plan
+from keyreaper.store.audit import record
 from keyreaper.workspace import Workspace
 
 PLAN_COLUMNS = [
@@ -151,6 +153,34 @@ def register(app: typer.Typer) -> None:
             emit_object(dict(counts), choose(True))
         if counts["needs_manual"] or counts["remaining"] or counts["failing"] or counts["rotated"]:
             raise typer.Exit(1)
+
+    @group.command("discover")
+    def discover_cmd(
+        ctx: typer.Context,
+        targets_file: Path | None = typer.Option(
+            None, "--targets", help="Targets file (default: <workspace>/targets.toml)."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="JSON output."),
+    ) -> None:
+        """Pull each configured provider's inventory (pg_roles, ACL LIST, authorized_keys) into the store."""
+        ws = workspace(ctx)
+        loaded = targets.load(_targets_path(ws, targets_file))
+        rows = []
+        for name, target in loaded.providers.items():
+            creds = list(target.provider.inventory())
+            repo.upsert(ws.db, creds, f"provider:{name}")
+            record(ws.db, "inventory.discover", subject=name, outcome=f"{len(creds)} credential(s)")
+            rows += [
+                {
+                    "id": c.id,
+                    "provider": c.provider,
+                    "kind": c.kind,
+                    "name": c.name,
+                    "owner": c.owner,
+                }
+                for c in creds
+            ]
+        emit(rows, ["id", "provider", "kind", "name", "owner"], choose(as_json), title="discovered")
 
     @group.command("status")
     def status_cmd(
