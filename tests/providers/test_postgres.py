@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from keyreaper.domain import Liveness, Secret
-from keyreaper.providers.postgres import PostgresProvider, scram_verifier
+from keyreaper.providers.postgres import PostgresProvider, scram_verifier, verifier_matches
 from keyreaper.workspace import Workspace
 from tests.rotate.helpers import Bench, write_targets
 from tests.servers.postgres import PostgresServer
@@ -36,7 +36,8 @@ def test_scram_verifier_matches_rfc_7677_vector() -> None:
     salt = base64.b64decode("W22ZaJ0SNY7soEsUEjb6gQ==")
     v = scram_verifier("pencil", 4096, salt)
     assert v.startswith("SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$")
-    # ServerKey from the RFC's server signature derivation is checked by a real login below.
+    assert verifier_matches(v, "pencil") and not verifier_matches(v, "pencil2")
+    # That PostgreSQL accepts it is shown by the real logins in the scenario below.
 
 
 def test_rotate_postgres_roles(
@@ -107,3 +108,22 @@ def test_unreachable_server_is_unknown_never_dead() -> None:
     )
     p = provider.probe(cred, "x", Secret("whatever"))
     assert p.liveness is Liveness.UNKNOWN and not p.auth_refused
+
+
+def test_precheck_agrees_with_a_real_login(postgres_server: PostgresServer) -> None:
+    _make_roles(postgres_server, ["kr_pre"], "Pre-")
+    provider = PostgresProvider(dsn=Secret(postgres_server.dsn()))
+    cred = next(c for c in provider.inventory() if c.name == "kr_pre")
+    for secret in ("Pre-kr_pre", "wrong"):
+        pre = provider.precheck(cred, "kr_pre", Secret(secret))
+        real = provider.probe(cred, "kr_pre", Secret(secret))
+        assert (
+            pre is not None
+            and pre.liveness is real.liveness
+            and pre.auth_refused == real.auth_refused
+        )
+    with psycopg.connect(postgres_server.dsn(), autocommit=True) as conn:
+        conn.execute('ALTER ROLE "kr_pre" NOLOGIN')
+    pre = provider.precheck(cred, "kr_pre", Secret("Pre-kr_pre"))
+    assert pre is not None and pre.liveness is Liveness.DEAD
+    assert provider.probe(cred, "kr_pre", Secret("Pre-kr_pre")).liveness is Liveness.DEAD

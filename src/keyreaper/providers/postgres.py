@@ -41,6 +41,24 @@ def scram_verifier(password: str, iterations: int = 4096, salt: bytes | None = N
     )
 
 
+def verifier_matches(stored: str, password: str) -> bool:
+    """Whether `password` opens the stored SCRAM-SHA-256 verifier (the server's own check)."""
+    try:
+        method, rest = stored.split("$", 1)
+        params, keys = rest.split("$", 1)
+        iterations, salt = params.split(":", 1)
+        stored_key, _ = keys.split(":", 1)
+        if method != "SCRAM-SHA-256":
+            return False
+        salted = hashlib.pbkdf2_hmac(
+            "sha256", password.encode(), base64.b64decode(salt), int(iterations)
+        )
+    except ValueError:
+        return False
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    return hmac.compare_digest(hashlib.sha256(client_key).digest(), base64.b64decode(stored_key))
+
+
 class PostgresProvider:
     """Login roles of one server. `dsn` is an admin connection (CREATEROLE or superuser);
     probes log in to `probe_dbname` on the same host and port."""
@@ -130,6 +148,36 @@ class PostgresProvider:
             return Probe(Liveness.UNKNOWN, f"postgres unreachable: {message}")
         conn.close()
         return Probe(Liveness.LIVE, f"login as {identifier} to {self.host}:{self.port} succeeded")
+
+    def precheck(self, credential: Credential, identifier: str, secret: Secret) -> Probe | None:
+        """Preflight without a login: the role may log in, is not expired, and the secret
+        matches its stored SCRAM verifier (exactly the server's own test). None when the
+        admin cannot read pg_authid or the verifier is not SCRAM: then a real login decides."""
+        try:
+            rows = self._exec(
+                "SELECT rolpassword, rolcanlogin, rolvaliduntil IS NOT NULL AND rolvaliduntil < now()"
+                " FROM pg_authid WHERE rolname = %s",
+                (identifier,),
+            )
+        except TargetUnavailable:
+            raise
+        except self._psycopg.Error:
+            return None
+        if not rows:
+            return Probe(Liveness.DEAD, f"no role {identifier}", auth_refused=True)
+        stored, can_login, expired = rows[0]
+        if not can_login or expired or stored is None:
+            why = "NOLOGIN" if not can_login else "expired" if expired else "no password"
+            return Probe(Liveness.DEAD, f"role {identifier}: {why}", auth_refused=True)
+        if not verifier_matches(str(stored), secret.reveal()):
+            if not str(stored).startswith("SCRAM-SHA-256$"):
+                return None
+            return Probe(
+                Liveness.DEAD, f"secret does not match {identifier}'s verifier", auth_refused=True
+            )
+        return Probe(
+            Liveness.LIVE, f"secret matches {identifier}'s SCRAM verifier; role may log in"
+        )
 
     def generate(self, credential: Credential, tag: str) -> NewSecret:
         return NewSecret(self.role(credential), Secret(secrets.token_urlsafe(32)), tag)

@@ -203,7 +203,12 @@ class Engine:
             )
         old = self.old_secret(cred)
         self.begin(item, "preflight", old_fingerprint=str(self.fp.fingerprint(old)))
-        p = self.probe(target, cred, cred.identifiers[0], old)
+        # A provider may answer "does the current secret work" without a login (PostgreSQL
+        # compares with the role's stored verifier); verify_dead always logs in for real.
+        precheck = getattr(target.provider, "precheck", None)
+        p = self.call(target, precheck, cred, cred.identifiers[0], old) if precheck else None
+        if p is None:
+            p = self.probe(target, cred, cred.identifiers[0], old)
         if p.liveness is Liveness.UNKNOWN or (p.liveness is Liveness.DEAD and not p.auth_refused):
             raise TargetUnavailable(f"preflight probe inconclusive: {p.evidence}")
         already_dead = p.liveness is Liveness.DEAD
