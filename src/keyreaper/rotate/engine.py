@@ -58,6 +58,9 @@ class Engine:
         self.crash = crash or CrashPoints()
         self._creds: dict[str, Credential] = {}
         self._old: dict[str, Secret | None] = {}
+        # item -> step whose intent line is already journaled (memory only: a new run
+        # simply writes it again).
+        self._begun: dict[str, str] = {}
 
     @property
     def campaign(self) -> str:
@@ -112,6 +115,8 @@ class Engine:
     def begin(self, item: Row, step: str, **columns: Any) -> None:
         """The intent line; if it cannot be written the step does not run."""
         self.crash.hit(f"before:{step}")
+        if not columns and self._begun.pop(item["credential_id"], None) == step:
+            return  # journaled with the previous step's outcome, in the same transaction
         extra: dict[str, Any] = {"started_at": iso()} if not item["started_at"] else {}
         self.journal.transition(
             item, step, outcome="begin", step_started_at=iso(), **extra, **columns
@@ -122,16 +127,21 @@ class Engine:
     ) -> None:
         self.crash.hit(f"after-call:{step}")
         columns.setdefault("attempts", 0)
+        # The walk goes straight on, so the next step's intent line joins this transaction.
+        then = next_step if next_step != "watch" and "state" not in columns else None
         self.journal.transition(
             item,
             step,
             outcome=outcome,
             step_done=step,
+            then=then,
             step=next_step,
             next_at="",
             last_error="",
             **columns,
         )
+        if then is not None:
+            self._begun[item["credential_id"]] = then
 
     def fail(
         self,
@@ -143,6 +153,7 @@ class Engine:
         retry_in: float | None = None,
         count: bool = True,
     ) -> None:
+        self._begun.pop(item["credential_id"], None)  # the next attempt journals its intent again
         attempts = int(item["attempts"]) + (1 if count else 0)
         if permanent or attempts >= self.settings.max_attempts:
             self.journal.transition(

@@ -84,9 +84,11 @@ class Journal:
         detail: str = "",
         also: Callable[[], None] | None = None,
         step_done: str | None = None,
+        then: str | None = None,
         **columns: Any,
     ) -> None:
-        """Append the journal line and apply the item's new columns atomically."""
+        """Append the journal line and apply the item's new columns atomically. `then`
+        also appends the intent line of the next step, saving it a transaction of its own."""
         unknown = set(columns) - _COLUMNS
         if unknown:
             raise ValueError(f"unknown item columns {sorted(unknown)}")
@@ -109,6 +111,12 @@ class Journal:
                     " runs = campaign_step_times.runs + 1",
                     (self.campaign, item["credential_id"], step_done, max(seconds, 0.0)),
                 )
+            if then is not None:
+                record(
+                    self.db, f"campaign.{then}", subject=f"{self.campaign}/{item['credential_id']}",
+                    outcome="begin",
+                )  # fmt: skip
+                columns["step_started_at"] = stamp
             if also is not None:
                 also()
             sets = ", ".join(f"{k} = ?" for k in columns)
