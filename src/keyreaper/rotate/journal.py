@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from keyreaper.rotate.commit import GroupCommit
 from keyreaper.store import Database, Row
 from keyreaper.store.audit import record
 
@@ -63,6 +64,7 @@ class Journal:
         self.db = db
         self.campaign = campaign
         self.lock = lock or threading.RLock()
+        self.commits = GroupCommit(db, self.lock)
 
     def item(self, credential_id: str) -> Row:
         with self.lock:
@@ -93,7 +95,8 @@ class Journal:
         if unknown:
             raise ValueError(f"unknown item columns {sorted(unknown)}")
         stamp = iso()
-        with self.lock, self.db.transaction():
+
+        def write() -> None:
             record(
                 self.db,
                 f"campaign.{what}",
@@ -125,6 +128,8 @@ class Journal:
                 " WHERE campaign = ? AND credential_id = ?",
                 (*columns.values(), stamp, self.campaign, item["credential_id"]),
             )
+
+        self.commits.run(write)
         item.update(columns)
         item["updated_at"] = stamp
 
