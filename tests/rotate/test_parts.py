@@ -150,3 +150,31 @@ def test_targets_file_errors_name_the_place(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="invalid TOML"):
         load(t)
     os.environ.pop("NOT_SET_ANYWHERE", None)
+
+
+def test_group_commit_isolates_a_failing_job(sqlite_workspace: Workspace) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from keyreaper.rotate.commit import GroupCommit
+
+    db = sqlite_workspace.db
+    db.execute("CREATE TABLE gc (n INTEGER PRIMARY KEY)")
+    gc = GroupCommit(db, threading.RLock())
+
+    def job(n: int) -> str:
+        def write() -> None:
+            db.execute("INSERT INTO gc (n) VALUES (?)", (n,))
+            if n % 10 == 3:
+                db.execute("INSERT INTO gc (n) VALUES (?)", (n,))  # duplicate: this job fails
+
+        try:
+            gc.run(write)
+            return "ok"
+        except Exception:
+            return "failed"
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(job, range(200)))
+    assert results.count("failed") == 20
+    rows = {r["n"] for r in db.query("SELECT n FROM gc")}
+    assert rows == {n for n in range(200) if n % 10 != 3}  # the failing jobs left nothing behind
