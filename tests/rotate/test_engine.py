@@ -288,3 +288,14 @@ def test_kind_never_replaced_becomes_a_revoke(sqlite_workspace: Workspace, tmp_p
     row = sqlite_workspace.db.query("SELECT action, reason FROM campaign_items")[0]
     assert row["action"] == "revoke" and "cannot be minted" in row["reason"]
     assert fake.load()["keys"][creds[0].identifiers[0]]["active"] is False
+
+
+def test_item_of_an_unconfigured_provider_is_needs_manual(
+    sqlite_workspace: Workspace, tmp_path: Path, capsys: Any
+) -> None:
+    bench, _, _ = _setup(sqlite_workspace, tmp_path, n=1)
+    write_targets(bench.targets, {}, secrets=bench.secrets_file, sink_dir=bench.sink_dir)
+    assert bench.cli("campaign", "plan", "c", "--all") == 0
+    assert bench.run("c") == 1
+    report = bench.status("c", capsys)
+    assert "no [providers.command] in the targets file" in report["not_dead"][0]["why"]

@@ -146,7 +146,10 @@ def register(app: typer.Typer) -> None:
         display = _Display(progress and not as_json)
         with rotate.run_lock(ws, name):
             counts = runner.run(
-                engine, events_dir=ws.events_dir, progress=display, max_wait=max_wait
+                engine,
+                events_dir=ws.events_dir,
+                progress=display if display.enabled else None,
+                max_wait=max_wait,
             )
         display.close(counts)
         if as_json:

@@ -133,14 +133,24 @@ class Journal:
         item.update(columns)
         item["updated_at"] = stamp
 
-    def due(self, exclude: set[str], limit: int = 1000) -> list[Row]:
+    def due(self, exclude: set[str], limit: int = 1000, provider: str | None = None,
+            others: tuple[str, ...] = ()) -> list[Row]:  # fmt: skip
+        """Items due now, oldest first: of one provider, or (provider None) of any provider
+        not in `others`. Each state is read along the index, so no sort of the whole set."""
+        rows: list[Row] = []
+        where = (
+            "provider = ?"
+            if provider is not None
+            else "provider NOT IN ({})".format(", ".join("?" for _ in others) or "''")
+        )
+        params: tuple[str, ...] = (provider,) if provider is not None else others
         with self.lock:
-            rows = self.db.query(
-                "SELECT credential_id, provider FROM campaign_items WHERE campaign = ?"
-                " AND state IN ('pending', 'reopened') AND next_at <= ?"
-                " ORDER BY next_at, credential_id LIMIT ?",
-                (self.campaign, iso(), limit + len(exclude)),
-            )
+            for state in ("reopened", "pending"):
+                rows += self.db.query(
+                    f"SELECT credential_id, provider FROM campaign_items WHERE campaign = ? AND {where}"
+                    " AND state = ? AND next_at <= ? ORDER BY next_at LIMIT ?",
+                    (self.campaign, *params, state, iso(), limit + len(exclude)),
+                )
         return [r for r in rows if r["credential_id"] not in exclude][:limit]
 
     def next_wake(self) -> datetime | None:

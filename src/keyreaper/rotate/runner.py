@@ -12,6 +12,7 @@ from pathlib import Path
 from keyreaper.rotate import exceptions, watch
 from keyreaper.rotate.engine import Engine
 from keyreaper.rotate.journal import now
+from keyreaper.store import Row
 
 Progress = Callable[[dict[str, int]], None]
 
@@ -44,18 +45,26 @@ def run(
             for cid in [c for c, (_, f) in inflight.items() if f.done()]:
                 inflight.pop(cid)[1].result()
             busy: dict[str, int] = {}
-            for provider, _ in inflight.values():
-                busy[provider] = busy.get(provider, 0) + 1
-            for row in journal.due(set(inflight)):
-                provider = row["provider"]
-                target = engine.targets.providers.get(provider)
+            for key, _ in inflight.values():
+                busy[key] = busy.get(key, 0) + 1
+            configured = tuple(engine.targets.providers)
+            wanted: list[Row] = []
+            for name, target in engine.targets.providers.items():
                 # Queue at most two per worker: the rest stay in the store, not in memory.
-                if busy.get(provider, 0) >= 2 * (target.concurrency if target else 1):
-                    continue
-                busy[provider] = busy.get(provider, 0) + 1
+                room = 2 * target.concurrency - busy.get(name, 0)
+                if room > 0:
+                    wanted += journal.due(set(inflight), room, provider=name)
+            if busy.get("", 0) < 2:
+                # Items of a provider missing from the targets file still run, to be marked
+                # needs_manual with the reason.
+                wanted += journal.due(set(inflight), 2, others=configured)
+            for row in wanted:
+                provider = row["provider"]
+                key = provider if provider in pools else ""
+                busy[key] = busy.get(key, 0) + 1
                 pool = pools.get(provider, fallback)
                 inflight[row["credential_id"]] = (
-                    provider,
+                    key,
                     pool.submit(engine.run_item, row["credential_id"]),
                 )
             if progress and time.monotonic() - last_shown > 0.25:

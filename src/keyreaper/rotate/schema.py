@@ -49,7 +49,7 @@ MIGRATIONS = [
                 updated_at TEXT NOT NULL,
                 PRIMARY KEY (campaign, credential_id)
             )""",
-            "CREATE INDEX campaign_items_due ON campaign_items (campaign, state, next_at)",
+            "CREATE INDEX campaign_items_due ON campaign_items (campaign, provider, state, next_at)",
             """CREATE TABLE campaign_step_times (
                 campaign TEXT NOT NULL,
                 credential_id TEXT NOT NULL,
