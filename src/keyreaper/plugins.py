@@ -53,6 +53,7 @@ BUILTIN_COMMANDS = {
     "timeline": "keyreaper.cli.timeline",
     "exposure": "keyreaper.cli.exposure",
     "har": "keyreaper.cli.har",
+    "campaign": "keyreaper.cli.campaign",
 }
 
 
@@ -150,3 +151,19 @@ class Sink(Protocol):
     name: str
 
     def deliver(self, credential: Credential, new: NewSecret) -> str: ...
+
+
+@runtime_checkable
+class TwoPhaseProvider(Protocol):
+    """Optional: a provider whose new secret is chosen by the client (a password, a key
+    pair). A provider may also set `replaces_in_place = True` when installing the new secret
+    removes the old one (a role's single password): revoke_old then has nothing to do; and
+    `precheck(credential, identifier, secret) -> Probe | None`, a cheaper preflight than a
+    login (None: log in). Death is always verified with `probe`. The campaign generates it, keeps it encrypted, then installs it; after a crash it
+    installs the same secret again, so a credential is never rotated twice.
+
+    `install` checks the target first and is safe to repeat with the same secret."""
+
+    def generate(self, credential: Credential, tag: str) -> NewSecret: ...
+
+    def install(self, credential: Credential, new: NewSecret) -> None: ...

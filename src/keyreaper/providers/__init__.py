@@ -4,4 +4,8 @@
 PROVIDERS = {
     "aws": "keyreaper.providers.aws:AwsIamProvider",
     "okta": "keyreaper.providers.okta:OktaProvider",
+    "postgres": "keyreaper.providers.postgres:PostgresProvider",
+    "redis": "keyreaper.providers.redis:RedisProvider",
+    "ssh": "keyreaper.providers.ssh:SshProvider",
+    "command": "keyreaper.providers.command:CommandProvider",
 }

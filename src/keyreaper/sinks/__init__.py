@@ -3,4 +3,7 @@
 # name -> "module:Class"; imported only when used, so optional SDKs stay optional.
 SINKS = {
     "aws_secrets": "keyreaper.sinks.aws_secrets:AwsSecretsManagerSink",
+    "file": "keyreaper.sinks.file:FileSink",
+    "dotenv": "keyreaper.sinks.dotenv:DotenvSink",
+    "command": "keyreaper.sinks.command:CommandSink",
 }

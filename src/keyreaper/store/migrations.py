@@ -16,6 +16,7 @@ COMPONENTS = [
     "keyreaper.events.schema",
     "keyreaper.hunt.schema",
     "keyreaper.exposure.schema",
+    "keyreaper.rotate.schema",
 ]
 
 

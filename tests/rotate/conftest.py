@@ -1,0 +1,3 @@
+from tests.servers.fixtures import redis_server, sshd_server
+
+__all__ = ["redis_server", "sshd_server"]
