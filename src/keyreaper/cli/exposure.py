@@ -215,7 +215,7 @@ def use_cmd(
     if fmt is not Format.json:
         for row in rows:
             row["replayed_sessions"] = len(row["replayed_sessions"])
-            row["evidence"] = [e["origin"] for e in row["evidence"]]
+            row["evidence"] = list(dict.fromkeys(e["origin"] for e in row["evidence"]))
     columns = [
         "exposure",
         "credential_id",
