@@ -63,7 +63,9 @@ class Echoes:
                 expressions=exprs,
                 ids=list(range(len(exprs))),
                 elements=len(exprs),
-                flags=[hyperscan.HS_FLAG_SOM_LEFTMOST] * len(exprs),
+                # literals have a fixed length, so start = end - length: no costly
+                # start-of-match tracking
+                flags=[0] * len(exprs),
             )
 
     def _spans(self, data: str) -> list[tuple[int, int, str]]:
@@ -71,8 +73,8 @@ class Echoes:
         if self._db is not None and data.isascii():
             self._db.scan(
                 data.encode("ascii"),
-                match_event_handler=lambda i, start, end, _f, _c: spans.append(
-                    (start, end, self.literals[i])
+                match_event_handler=lambda i, _start, end, _f, _c: spans.append(
+                    (end - len(self.literals[i]), end, self.literals[i])
                 ),
             )
             return spans
