@@ -41,6 +41,8 @@ def _cases(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     utf.write_bytes(b'{"log": {"entries": [{"comment": "\xff\xfe"}]}}')
     notjson = tmp_path / "notjson.har"
     notjson.write_text("HTTP/1.1 200 OK\r\nthis is not a HAR " + SECRET)
+    twolog = tmp_path / "twolog.har"
+    twolog.write_text('{"log": {"entries": []}, "log": {"entries": []}}')
     nolog = tmp_path / "nolog.har"
     nolog.write_text('{"entries": []}')
     return {
@@ -52,6 +54,7 @@ def _cases(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "huge number": (huge, "overflow"),
         "invalid utf-8": (utf, "not a valid HAR"),
         "no log": (nolog, "no 'log' object"),
+        "two logs": (twolog, "duplicate key 'log'"),
     }
 
 
