@@ -30,9 +30,17 @@ REDACTED = "[redacted]"
 _JS = ("javascript", "ecmascript")
 
 
+# Base64 forms only for values this long: shorter ones (analytics cookies, mostly) would
+# multiply the literals to look for (hyperscan needs ~3 KB and 0.2 ms per literal to compile)
+# while their base64 chunks are short enough to collide with unrelated text.
+_B64_MIN = 20
+
+
 def _forms(value: str) -> set[str]:
     """How a secret may reappear: as is, URL-encoded, or inside base64 at any alignment."""
     forms = {value, quote(value, safe=""), quote_plus(value)}
+    if len(value) < _B64_MIN:
+        return {f for f in forms if len(f) >= 8}
     raw = value.encode("utf-8", "surrogatepass")
     for shift in range(3):
         for enc in (base64.b64encode, base64.urlsafe_b64encode):
