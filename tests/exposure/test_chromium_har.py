@@ -137,3 +137,14 @@ def test_exposure_add_on_the_recorded_har(sqlite_workspace, recorded: Recording,
     stored = b"".join(f.read_bytes() for f in ws.root.rglob("*") if f.is_file())
     for name, secret in p.secrets().items():
         assert secret.encode() not in stored, name
+
+
+def test_har_scan_lists_findings_without_values(recorded: Recording, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["har", "scan", str(recorded.har), "--json"]) == 0
+    out = capsys.readouterr().out
+    rows = json.loads(out)
+    assert {"oauth_code", "code_verifier", "okta_api_token", "basic_password", "saml_response"} <= {
+        r["kind"] for r in rows
+    }
+    for secret in recorded.planted.secrets().values():
+        assert secret not in out

@@ -138,3 +138,22 @@ def test_regexes_do_not_backtrack_catastrophically() -> None:
         list(detect.pair_hits(text))
         assert time.monotonic() - started < 2, text[:20]
     assert re.compile(textscan.NAMES)
+
+
+def test_echo_removal_same_with_and_without_hyperscan() -> None:
+    from keyreaper.exposure.sanitize import Echoes, _forms
+
+    secret = "s3cr3t+/value=" + TOKEN
+    values = {form: "cookie" for form in _forms(secret)}
+    blob = base64.b64encode(b"user:" + secret.encode()).decode()
+    from urllib.parse import quote
+
+    text = f"a {secret} b {quote(secret, safe='')} c {blob} é"
+    results = []
+    for use in (True, False):
+        echoes = Echoes(values, use_hyperscan=use)
+        results.append(echoes.replace(text, lambda kind, value: "[x]"))
+        results.append(echoes.replace(text.replace(" é", ""), lambda kind, value: "[x]"))
+    assert results[0] == results[2] and results[1] == results[3]
+    for r in results:
+        assert secret not in r and quote(secret, safe="") not in r and blob not in r

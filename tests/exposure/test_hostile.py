@@ -41,6 +41,8 @@ def _cases(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     utf.write_bytes(b'{"log": {"entries": [{"comment": "\xff\xfe"}]}}')
     notjson = tmp_path / "notjson.har"
     notjson.write_text("HTTP/1.1 200 OK\r\nthis is not a HAR " + SECRET)
+    twolog = tmp_path / "twolog.har"
+    twolog.write_text('{"log": {"entries": []}, "log": {"entries": []}}')
     nolog = tmp_path / "nolog.har"
     nolog.write_text('{"entries": []}')
     return {
@@ -52,6 +54,7 @@ def _cases(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "huge number": (huge, "overflow"),
         "invalid utf-8": (utf, "not a valid HAR"),
         "no log": (nolog, "no 'log' object"),
+        "two logs": (twolog, "duplicate key 'log'"),
     }
 
 
@@ -179,3 +182,34 @@ def test_100mb_base64_body(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     clean = json.loads(out.read_text())
     assert len(clean["log"]["entries"][1]["response"]["content"]["text"]) == 100 * 2**20
     assert SECRET not in out.read_text()
+
+
+def test_hostile_lists(
+    sqlite_workspace: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 2 MB line, invalid UTF-8 and NUL bytes: reported with file and line, the rest read."""
+    text = tmp_path / "ids.txt"
+    text.write_bytes(b"tok-1\n" + b"A" * (2 << 20) + b"\n\xff\xfeuser-\xff\ntok-2\n")
+    csv_file = tmp_path / "ids.csv"
+    csv_file.write_bytes(b"identifier,date\nkey-1,2023-10-01\nkey-\x002,nope\n")
+    code = main(
+        [
+            "-w",
+            str(sqlite_workspace.root),
+            "exposure",
+            "add",
+            "--name",
+            "l",
+            str(text),
+            str(csv_file),
+            "--json",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 1 and "Traceback" not in captured.err
+    assert f"{text}:2" in captured.err and "longer than" in captured.err
+    idents = {
+        r["identifier"] for r in sqlite_workspace.db.query("SELECT identifier FROM exposure_items")
+    }
+    assert {"tok-1", "tok-2", "key-1"} <= idents
+    assert not any(len(i) > 1000 for i in idents)

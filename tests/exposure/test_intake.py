@@ -191,3 +191,24 @@ def test_adding_the_same_file_twice_does_not_double_count(
     assert code == 0 and "already in exposure" in err
     _, out, _ = _run(sqlite_workspace, capsys, "exposure", "show", "n", "--json")
     assert [i["occurrences"] for i in json.loads(out)["items"]] == [1]
+
+
+def test_choose_t0_rules() -> None:
+    from datetime import UTC, datetime
+
+    from keyreaper.domain import Exposure
+    from keyreaper.exposure.intake import FileResult, choose_t0
+
+    early, late = datetime(2023, 10, 1, tzinfo=UTC), datetime(2023, 10, 5, tzinfo=UTC)
+    r = FileResult("a.har", "har", earliest=late, earliest_where="startedDateTime of entries[3]")
+    assert choose_t0(None, [r], None) == (
+        late,
+        "earliest timestamp in the artifacts: startedDateTime of entries[3] of a.har",
+    )
+    assert choose_t0(early, [r], None) == (early, "given (--t0)")
+    inferred = Exposure("x", early, "earliest timestamp in the artifacts: ...")
+    assert choose_t0(None, [r], inferred)[0] == early  # an earlier inferred T0 stays
+    given_late = Exposure("x", late, "given (--t0)")
+    r2 = FileResult("b.har", "har", earliest=early, earliest_where="w")
+    assert choose_t0(None, [r2], given_late)[0] == late  # a given T0 is never moved
+    assert choose_t0(None, [FileResult("c.csv", "list-csv")], None)[0] is None

@@ -3,9 +3,7 @@ the inventory, and show every use of an exposed credential after T0."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -21,32 +19,6 @@ exposure_app = typer.Typer(
 )
 
 _FILE_COLUMNS = ["path", "file_type", "status", "items", "occurrences", "earliest", "detail"]
-
-
-def _t0(given: str | None, results: list[FileResult], old: Any) -> tuple[datetime | None, str]:
-    if given:
-        when = lists.parse_time(given)
-        if when is None:
-            raise KeyreaperError(
-                f"--t0 {given!r}: not an ISO 8601 time (e.g. 2023-10-18T14:00:00Z)"
-            )
-        return when, "given (--t0)"
-    best: tuple[datetime, str] | None = None
-    for r in results:
-        if r.status != "rejected" and r.earliest and (best is None or r.earliest < best[0]):
-            best = (
-                r.earliest,
-                f"earliest timestamp in the artifacts: {r.earliest_where} of {r.path}",
-            )
-    if (
-        old is not None
-        and old.t0 is not None
-        and (best is None or old.t0 <= best[0] or old.t0_source.startswith("given"))
-    ):
-        return old.t0, old.t0_source
-    if best:
-        return best
-    return None, "unknown: no timestamp in the artifacts (set one with --t0)"
 
 
 @exposure_app.command("add")
@@ -98,7 +70,7 @@ def add_cmd(
             return
         raise KeyreaperError(f"no file could be read; exposure {name!r} left unchanged")
     old = store.get(ws.db, name)
-    when, source = _t0(t0, results, old)
+    when, source = intake.choose_t0(lists.parse_time(t0) if t0 else None, results, old)
     items = list(intake.merge_results(kept).values())
     store.save(ws.db, name, when, source, items, kept, description)
     summary = next(r for r in store.list_exposures(ws.db) if r["name"] == name)
@@ -215,7 +187,7 @@ def use_cmd(
     if fmt is not Format.json:
         for row in rows:
             row["replayed_sessions"] = len(row["replayed_sessions"])
-            row["evidence"] = [e["origin"] for e in row["evidence"]]
+            row["evidence"] = list(dict.fromkeys(e["origin"] for e in row["evidence"]))
     columns = [
         "exposure",
         "credential_id",

@@ -63,6 +63,13 @@ _NOT_SECRET_HEADERS = frozenset({"sec-websocket-key", "sec-websocket-accept", "p
 
 
 @functools.lru_cache(maxsize=4096)
+def header_name_role(name: str) -> tuple[str, str | None]:
+    """(lowercase name, role) for a header name as written; cached, names repeat a lot."""
+    lower = name.lower()
+    return lower, header_role(lower)
+
+
+@functools.lru_cache(maxsize=4096)
 def header_role(lower: str) -> str | None:
     """How a request/response header is treated, from its lowercase name."""
     if lower in ("authorization", "proxy-authorization"):

@@ -27,8 +27,13 @@ class Occurrence:
     hit: Hit
     entry: int
     location: str
-    url: str
+    request_url: str  # raw: may hold secrets; use .url for anything kept
     time: datetime | None
+
+    @property
+    def url(self) -> str:
+        """The entry's URL with its secrets removed, fit for evidence."""
+        return detect.safe_url(self.request_url) if self.request_url else ""
 
 
 @dataclass
@@ -78,8 +83,7 @@ def header_hits(headers: Any) -> list[Hit]:
         name, value = item.get("name"), item.get("value")
         if type(name) is not str or type(value) is not str:
             continue
-        lower = name.lower()
-        role = detect.header_role(lower)
+        lower, role = detect.header_name_role(name)
         if role is None:  # most headers: only a JWT could hide here
             if "eyJ" in value:
                 hits.extend(detect.jwt_hits(value))
@@ -319,12 +323,10 @@ def extract(path: Path, stats: HarStats, max_body: int = MAX_BODY) -> Iterator[O
             stats.earliest, stats.earliest_entry = when, index
         req = entry.get("request")
         raw_url = req.get("url") if isinstance(req, dict) else None
-        url = ""  # computed at the first find only
+        url = raw_url if isinstance(raw_url, str) else ""
 
         for location, hit in entry_hits(entry, max_body, stats.warn_for(path, index)):
             if hit.value or hit.identifier:
-                if not url and isinstance(raw_url, str):
-                    url = detect.safe_url(raw_url)
                 yield Occurrence(hit, index, location, url, when)
 
 

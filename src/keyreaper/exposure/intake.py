@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from keyreaper.domain import Fingerprint, Secret
+from keyreaper.domain import Exposure, Fingerprint, Secret
 from keyreaper.errors import InputError, Location
 from keyreaper.exposure import har, lists
 from keyreaper.fingerprint import Fingerprinter
@@ -241,3 +241,28 @@ def _read_list(
         result.occurrences += 1
         if rec.time and (result.earliest is None or rec.time < result.earliest):
             result.earliest, result.earliest_where = rec.time, f"date of {evidence['where']}"
+
+
+def choose_t0(
+    given: datetime | None, results: Iterable[FileResult], old: Exposure | None
+) -> tuple[datetime | None, str]:
+    """T0 and where it came from: given; else the earliest time in the files read, unless
+    the exposure already has an earlier or a given one."""
+    if given is not None:
+        return given, "given (--t0)"
+    best: tuple[datetime, str] | None = None
+    for r in results:
+        if r.status != "rejected" and r.earliest and (best is None or r.earliest < best[0]):
+            best = (
+                r.earliest,
+                f"earliest timestamp in the artifacts: {r.earliest_where} of {r.path}",
+            )
+    if (
+        old is not None
+        and old.t0 is not None
+        and (best is None or old.t0 <= best[0] or old.t0_source.startswith("given"))
+    ):
+        return old.t0, old.t0_source
+    if best:
+        return best
+    return None, "unknown: no timestamp in the artifacts (set one with --t0)"

@@ -133,16 +133,21 @@ class HarStream:
                 self._where(reader, "document"), "not a HAR: the top level is not a JSON object"
             )
         saw_log = False
+        seen: set[str] = set()
         for ev, key in events:
             if ev == "end_map":
                 break
+            if key in seen:
+                raise InputError(self._where(reader, "document"), f"duplicate key {_show(key)}")
+            seen.add(key)
             if key == "log":
                 saw_log = True
                 yield Part("mark", "log_start", -1, None)
                 yield from self._log(reader, events)
                 yield Part("mark", "log_end", -1, None)
             else:
-                yield Part("root_field", key, -1, self._value(reader, events, f"'{key}'"))
+                where = f"'{key}'" if _show(key).startswith("'") else "a top-level field"
+                yield Part("root_field", key, -1, self._value(reader, events, where))
         if not saw_log:
             raise InputError(self._where(reader, "document"), "not a HAR: no 'log' object")
 

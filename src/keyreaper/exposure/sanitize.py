@@ -30,9 +30,17 @@ REDACTED = "[redacted]"
 _JS = ("javascript", "ecmascript")
 
 
+# Base64 forms only for values this long: shorter ones (analytics cookies, mostly) would
+# multiply the literals to look for (hyperscan needs ~3 KB and 0.2 ms per literal to compile)
+# while their base64 chunks are short enough to collide with unrelated text.
+_B64_MIN = 20
+
+
 def _forms(value: str) -> set[str]:
     """How a secret may reappear: as is, URL-encoded, or inside base64 at any alignment."""
     forms = {value, quote(value, safe=""), quote_plus(value)}
+    if len(value) < _B64_MIN:
+        return {f for f in forms if len(f) >= 8}
     raw = value.encode("utf-8", "surrogatepass")
     for shift in range(3):
         for enc in (base64.b64encode, base64.urlsafe_b64encode):
@@ -46,13 +54,15 @@ def _forms(value: str) -> set[str]:
 class Echoes:
     """Finds any of many literal strings in a text: hyperscan when installed, else str.find."""
 
-    def __init__(self, values: dict[str, str]) -> None:
+    def __init__(self, values: dict[str, str], use_hyperscan: bool = True) -> None:
         self.values = values
         self.literals = sorted(values, key=len, reverse=True)
         self._db = None
         try:
             import hyperscan
         except ImportError:
+            return
+        if not use_hyperscan:
             return
         if self.literals:
             self._db = hyperscan.Database()
@@ -61,7 +71,9 @@ class Echoes:
                 expressions=exprs,
                 ids=list(range(len(exprs))),
                 elements=len(exprs),
-                flags=[hyperscan.HS_FLAG_SOM_LEFTMOST] * len(exprs),
+                # literals have a fixed length, so start = end - length: no costly
+                # start-of-match tracking
+                flags=[0] * len(exprs),
             )
 
     def _spans(self, data: str) -> list[tuple[int, int, str]]:
@@ -69,8 +81,8 @@ class Echoes:
         if self._db is not None and data.isascii():
             self._db.scan(
                 data.encode("ascii"),
-                match_event_handler=lambda i, start, end, _f, _c: spans.append(
-                    (start, end, self.literals[i])
+                match_event_handler=lambda i, _start, end, _f, _c: spans.append(
+                    (end - len(self.literals[i]), end, self.literals[i])
                 ),
             )
             return spans
@@ -146,7 +158,9 @@ class Sanitizer:
         if len(text) < 8:
             return text
         spans: list[tuple[int, int, str, str]] = []
-        for p in textscan.text_pairs(text, form):
+        # every pair syntax needs one of these characters; most header values have none
+        pairs = "=" in text or '"' in text or "<" in text
+        for p in textscan.text_pairs(text, form) if pairs else ():
             if not self.kept(p.name):
                 spans.append((p.start, p.end, names.param_kind(p.name) or "named_value", p.name))
         for h in detect.jwt_hits(text):
