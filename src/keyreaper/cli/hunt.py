@@ -137,8 +137,8 @@ def register(app: typer.Typer) -> None:
         for f in files:
             if not f.is_file():
                 raise KeyreaperError(f"{f}: no such file")
-        found = rawscan.scan(files, store.load_indicators(ws.db))
-        rows = [{"origin": f"{h.path}:{h.line}", "indicator_type": h.indicator.type,
+        found = rawscan.scan(files, store.load_indicators(ws.db), ws.root / "hunt_index")
+        rows = [{"origin": f"{h.path}@{h.offset}", "indicator_type": h.indicator.type,
                  "indicator": h.indicator.value, "matched_field": h.field,
                  "description": h.indicator.description} for h in found]  # fmt: skip
         emit(rows, ["origin", "indicator_type", "indicator", "matched_field", "description"],
