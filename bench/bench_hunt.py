@@ -146,9 +146,13 @@ def main() -> None:
         )
         os.chmod(store / "bench.parquet", 0o600)
         print(f"ingest (bench setup, DuckDB SQL): {time.perf_counter() - start:.1f}s", flush=True)
+    import shutil
+
+    # The first hunt builds the token index (one pass over raw): timed apart, once.
+    shutil.rmtree(ws / ".keyreaper" / "hunt_index", ignore_errors=True)
     start = time.perf_counter()
     subprocess.run([*kr, "hunt", "--no-packs", "--json"], env=env, check=True, capture_output=True)
-    index_s = time.perf_counter() - start  # first hunt builds the token index (or finds it)
+    index_s = time.perf_counter() - start
 
     def count_json(p: subprocess.CompletedProcess[bytes]) -> str:
         doc = json.loads(p.stdout)
@@ -173,7 +177,9 @@ def main() -> None:
             f"Indicators: {N_IPS} IPv4, {N_CIDRS} CIDRs, {N_DOMAINS} domains, {N_UAS} user agents. "
             "The reference matches client.ipAddress only; keyreaper also matches request.ipChain, "
             "URLs' hosts by domain suffix, CIDRs and user agents, so it finds more. "
-            f"The store run reads the token index; building it on first use took {index_s:.1f}s "
-            "(one pass over raw, paid once per event file). Generated logs compress far better than real ones."
+            f"The store run reads the token index; the first hunt, which builds it, took {index_s:.1f}s "
+            "(one pass over raw, paid once per event file). The raw run's compiled literal set is cached "
+            "after its first run. Both keyreaper runs are whole CLI processes (imports, workspace, state "
+            "store writes of every hit, JSON output). Generated logs compress far better than real ones."
         ),
     )
