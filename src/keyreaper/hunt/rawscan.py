@@ -153,7 +153,7 @@ def compile_literals(lits: Sequence[bytes], cache_dir: Path | None = None) -> An
     """A Hyperscan database of the literals (caseless only where letters occur: digits-only
     literals scan faster exactly). Compiling 10k literals takes about a second, so the
     serialized database is kept in `cache_dir` under the hash of the literal set."""
-    hs = require("hyperscan", "scan")
+    hs = require("hyperscan", "hunt")
     key = hashlib.sha256(b"\0".join(lits)).hexdigest()[:24]
     cached = cache_dir / f"hs-{key}.db" if cache_dir else None
     if cached and cached.exists():
@@ -213,7 +213,7 @@ def _blocks(mm: mmap.mmap) -> Iterator[tuple[int, int]]:
 
 def _scan_block(db: Any, local: threading.local, data: memoryview) -> list[tuple[int, int]]:
     """Runs in a worker thread: Hyperscan releases the GIL, so blocks scan in parallel."""
-    hs = require("hyperscan", "scan")
+    hs = require("hyperscan", "hunt")
     if not hasattr(local, "scratch"):
         local.scratch = hs.Scratch(db)
     ends: list[tuple[int, int]] = []
