@@ -123,6 +123,21 @@ print(n)
 """
 
 
+CORE = """
+import sys, time
+from keyreaper.hunt import ioc_match, store
+from keyreaper.hunt.run import connect
+from keyreaper.events.store import EventStore
+from keyreaper.workspace import Workspace
+ws = Workspace.open(sys.argv[1])
+start = time.perf_counter()
+inds = store.load_indicators(ws.db)
+con = connect(ws)
+hits = ioc_match.hunt(con, EventStore(ws.events_dir).files(), ws.root / "hunt_index", inds)
+print(f"{len(hits)} {time.perf_counter() - start:.2f}")
+"""
+
+
 def main() -> None:
     import duckdb
 
@@ -146,9 +161,13 @@ def main() -> None:
         )
         os.chmod(store / "bench.parquet", 0o600)
         print(f"ingest (bench setup, DuckDB SQL): {time.perf_counter() - start:.1f}s", flush=True)
+    import shutil
+
+    # The first hunt builds the token index (one pass over raw): timed apart, once.
+    shutil.rmtree(ws / ".keyreaper" / "hunt_index", ignore_errors=True)
     start = time.perf_counter()
     subprocess.run([*kr, "hunt", "--no-packs", "--json"], env=env, check=True, capture_output=True)
-    index_s = time.perf_counter() - start  # first hunt builds the token index (or finds it)
+    index_s = time.perf_counter() - start
 
     def count_json(p: subprocess.CompletedProcess[bytes]) -> str:
         doc = json.loads(p.stdout)
@@ -162,6 +181,8 @@ def main() -> None:
                env=env, check=count_json),
         Runner("keyreaper hunt (ingested store, warm index)", [*kr, "hunt", "--no-packs", "--json"],
                env=env, check=count_json),
+        Runner("keyreaper store hunt, in-process core", [sys.executable, "-c", CORE, str(ws)], env=env,
+               check=lambda p: "{} matches; core {}s without start-up".format(*p.stdout.decode().split())),
     ]  # fmt: skip
     timings = alternate(runners, rounds=3)
     report(
@@ -173,7 +194,11 @@ def main() -> None:
             f"Indicators: {N_IPS} IPv4, {N_CIDRS} CIDRs, {N_DOMAINS} domains, {N_UAS} user agents. "
             "The reference matches client.ipAddress only; keyreaper also matches request.ipChain, "
             "URLs' hosts by domain suffix, CIDRs and user agents, so it finds more. "
-            f"The store run reads the token index; building it on first use took {index_s:.1f}s "
-            "(one pass over raw, paid once per event file). Generated logs compress far better than real ones."
+            f"The store run reads the token index; the first hunt, which builds it, took {index_s:.1f}s "
+            "(one pass over raw, paid once per event file). The raw run's compiled literal set is cached "
+            "after its first run. Both keyreaper runs are whole CLI processes (imports, workspace, state "
+            "store writes of every hit, JSON output); the in-process row's note gives the hunt alone "
+            "(loading indicators, matching, fetching the events) without start-up, imports or output. "
+            "Generated logs compress far better than real ones."
         ),
     )

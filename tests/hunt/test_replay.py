@@ -60,6 +60,8 @@ def test_replay_recovers_each_step(
     assert ("bitbucket_mass_clone", "2023-11-22") in by
     assert ("admin_grant", "2023-11-23") in by
     assert ("atlassian_service_account_admin_group", "2023-11-23") in by
+    grant = next(h for h in hits if h["hunt"] == "admin_grant")
+    assert grant["detail"]["service_account"] == replay.SVC  # the grantee stands out
     denied = [h for h in hits if h["source"] == "sshd" and h["hunt"] == "ioc:ipv4"]
     assert denied and denied[0]["outcome"] == "failure" and denied[0]["matched_field"] == "src_ip"
     assert all(h["origin"] for h in hits)

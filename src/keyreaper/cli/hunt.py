@@ -22,6 +22,15 @@ HIT_COLUMNS = ["time", "kind", "hunt", "source", "event_type", "outcome", "actor
                "inventory_id", "src_ip", "indicator", "matched_field", "origin"]  # fmt: skip
 
 
+def _write_json(obj: object) -> None:
+    # One write: json.dump to stdout issues a write per token, seconds for thousands of hits.
+    # Large outputs are written compact: the indenting encoder is pure Python, ten times slower.
+    big = (isinstance(obj, list) and len(obj) > 500) or (
+        isinstance(obj, dict) and len(obj.get("hits", ())) > 500
+    )
+    sys.stdout.write(json.dumps(obj, indent=None if big else 2, default=str) + "\n")
+
+
 def _hit_rows(hits: list[store.Hit]) -> list[dict[str, object]]:
     return [h.row() for h in hits]
 
@@ -58,9 +67,9 @@ def register(app: typer.Typer) -> None:
         notes = [{"rule": n.rule, "source": n.source, "reason": n.reason} for n in res.notes]
         errors = [{"rule": r, "error": e} for r, e in res.errors]
         if as_json:
-            json.dump({"hits": _hit_rows(res.hits), "coverage_notes": notes, "rule_errors": errors},
-                      sys.stdout, indent=2, default=str)  # fmt: skip
-            sys.stdout.write("\n")
+            _write_json(
+                {"hits": _hit_rows(res.hits), "coverage_notes": notes, "rule_errors": errors}
+            )
             return
         emit(_hit_rows(res.hits), HIT_COLUMNS, choose(False), title=f"{len(res.hits)} hunt hits",
              empty="no hits")  # fmt: skip
@@ -137,10 +146,13 @@ def register(app: typer.Typer) -> None:
         for f in files:
             if not f.is_file():
                 raise KeyreaperError(f"{f}: no such file")
-        found = rawscan.scan(files, store.load_indicators(ws.db))
-        rows = [{"origin": f"{h.path}:{h.line}", "indicator_type": h.indicator.type,
+        found = rawscan.scan(files, store.load_indicators(ws.db), ws.root / "hunt_index")
+        rows = [{"origin": f"{h.path}@{h.offset}", "indicator_type": h.indicator.type,
                  "indicator": h.indicator.value, "matched_field": h.field,
                  "description": h.indicator.description} for h in found]  # fmt: skip
+        if as_json:
+            _write_json(rows)
+            return
         emit(rows, ["origin", "indicator_type", "indicator", "matched_field", "description"],
              choose(as_json, as_csv), title=f"{len(rows)} matches", empty="no matches")  # fmt: skip
 

@@ -245,7 +245,9 @@ def _to_hits(
     for fname, rn in found:
         by_file.setdefault(fname, []).append(rn)
     hits: list[Hit] = []
-    cols = ", ".join(_EVENT_COLS)
+    # epoch microseconds, not TIMESTAMPTZ: DuckDB's tz-aware datetimes cost a time-zone
+    # lookup per row in Python
+    cols = ", ".join(c if c != "time" else "epoch_us(time) AS time" for c in _EVENT_COLS)
     for fname, rns in by_file.items():
         _register(con, "want", {"rn": pa.array(sorted(rns), pa.int64())})
         where = ["true"]
@@ -266,7 +268,7 @@ def _to_hits(
         pending: list[tuple[dict[str, Any], Indicator]] = []
         for values in cur.fetchall():
             ev = dict(zip(names, values, strict=True))
-            t = ev["time"].astimezone(UTC)
+            t = ev["time"] = datetime.fromtimestamp(ev["time"] / 1e6, UTC)
             for i in sorted(found[(fname, int(ev["rn"]))]):
                 ind = indicators[i]
                 if not _in_window(ind, t):
@@ -361,7 +363,7 @@ def _hit(ev: dict[str, Any], ind: Indicator, field: str, id_map: dict[str, list[
     )
     return Hit(
         kind="ioc", hunt=f"ioc:{ind.type}", title=ind.description or f"{ind.type} indicator",
-        time=ev["time"].astimezone(UTC), origin=ev["origin"], indicator_type=ind.type,
+        time=ev["time"], origin=ev["origin"], indicator_type=ind.type,
         indicator=ind.value, matched_field=field, source=ev["source"] or "",
         event_type=ev["event_type"] or "", outcome=ev.get("outcome") or "", actor=actor,
         credential=ev.get("credential_id") or "", inventory_id=inv,

@@ -15,6 +15,7 @@ from keyreaper.hunt.store import load_hits
 from keyreaper.store.db import Database
 
 LANES = ("exposure", "first_use", "hit", "sweep", "action")
+READ_ONLY_ACTIONS = ("hunt.", "ioc.")
 
 
 def _dt(value: Any) -> datetime | None:
@@ -75,6 +76,8 @@ def build(
         t = _dt(a["at"])
         if t is None or (since and t < since) or (ids and a["subject"].lower() not in ids):
             continue
+        if str(a["action"]).startswith(READ_ONLY_ACTIONS):
+            continue  # hunting itself changes nothing: keep the lane for what did
         if who and who != str(a["actor"]).lower():
             continue
         rows.append(_row(t, "action", f"{a['action']} {a['subject']}".strip(), actor=a["actor"],
