@@ -35,8 +35,12 @@ class Filters:
     tag: str | None = None
 
 
-def upsert(db: Database, creds: Sequence[Credential], source: str) -> None:
-    """Insert or update credentials with their identifiers and fingerprints, in one go."""
+def upsert(
+    db: Database, creds: Sequence[Credential], source: str, existing: set[str] | None = None
+) -> None:
+    """Insert or update credentials with their identifiers and fingerprints, in one go.
+
+    `existing` (ids already stored), when the caller knows it, spares a delete per new row."""
     now = datetime.now(UTC).isoformat()
     rows = []
     idents: list[tuple[str, str]] = []
@@ -70,9 +74,9 @@ def upsert(db: Database, creds: Sequence[Credential], source: str) -> None:
     with db.transaction():
         db.executemany(_UPSERT, rows)
         # Identifiers are replaced wholesale: the file is the truth for what it lists.
-        db.executemany(
-            "DELETE FROM credential_identifiers WHERE credential_id = ?", [(c.id,) for c in creds]
-        )
+        stale = [(c.id,) for c in creds if existing is None or c.id in existing]
+        if stale:
+            db.executemany("DELETE FROM credential_identifiers WHERE credential_id = ?", stale)
         db.executemany(
             "INSERT INTO credential_identifiers (credential_id, identifier) VALUES (?, ?)"
             " ON CONFLICT DO NOTHING",

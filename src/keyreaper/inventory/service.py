@@ -41,5 +41,5 @@ def import_file(ws: Workspace, path: Path, fmt: str | None = None) -> ImportRepo
             subject=str(path),
             outcome=f"{report.inserted} new, {report.updated} updated, {len(report.errors)} bad",
         )
-        repo.upsert(ws.db, creds, source=str(path))
+        repo.upsert(ws.db, creds, source=str(path), existing=existing)
     return report
