@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = Path("examples") / "incident"  # relative to REPO, so evidence reads short
@@ -42,6 +44,7 @@ class Step:
     show: int = 30  # output lines printed (the rest is counted)
     check: Callable[[Path], tuple[int, str]] | None = None  # instead of args
     workspace: bool = True  # pass --workspace
+    view: Callable[[str], str] | None = None  # how the (JSON) output is shown
 
 
 @dataclass
@@ -88,6 +91,71 @@ def sanitized_har_check(ws: Path) -> tuple[int, str]:
     return (1 if after else 0), "\n".join(lines) + "\n"
 
 
+def _group(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], tuple[str, ...]]) -> str:
+    """Rows with the same key become one line: the key, the count and the first origin."""
+    groups: dict[tuple[str, ...], list[Any]] = {}
+    for row in rows:
+        origin = str(row.get("origin") or row.get("evidence") or "")
+        groups.setdefault(key(row), [0, origin])[0] += 1
+    return "".join(f"{'  '.join(k)}  x{n}  {origin}\n" for k, (n, origin) in groups.items())
+
+
+def usage_view(text: str) -> str:
+    out = []
+    for r in json.loads(text):
+        if r["verdict"] == "USED":
+            why = f"last use {r['last_use'][:16]} from {', '.join(r['distinct_ips'])}: {r['last_evidence']}"
+        elif r["verdict"] == "NOT_SEEN":
+            why = f"searched {len(r['sources_searched'])} source(s), no gap: " + "; ".join(
+                r["sources_searched"]
+            )
+        else:
+            why = "blind: " + "; ".join(r["gaps"])
+        flag = "CRITICAL " if r["severity"] == "critical" else ""
+        claim = f"claimed {r['claim']}" if r["claim"] else "no claim"
+        out.append(f"{r['credential_id']:<19} {claim:<15} {flag}{r['verdict']:<9} {why}")
+    return "\n".join(out) + "\n"
+
+
+def exposure_use_view(text: str) -> str:
+    out = []
+    for r in json.loads(text):
+        out.append(
+            f"{r['credential_id']} ({'/'.join(r['exposed_as'])}): {r['verdict']}, {r['uses']} use(s) "
+            f"after T0, {r['uses_before_t0']} before; new IPs {', '.join(r['new_ips'])}, "
+            f"new ASNs {', '.join(f'AS{a}' for a in r['new_asns'])}"
+        )
+        for s in r["replayed_sessions"]:
+            out.append(
+                f"  session {s['session']} replayed {s['first_time'][:16]} from {s['src_ip']} "
+                f"(AS{s['src_asn']}): {s['origin']}"
+            )
+        out += [f"  {e['what']}: {e['origin']}" for e in r["evidence"]]
+    return "\n".join(out) + "\n"
+
+
+def hunt_view(text: str) -> str:
+    hits = sorted(json.loads(text)["hits"], key=lambda h: (h["time"], h["hunt"]))
+    return _group(hits, lambda h: (h["time"][:10], h["hunt"], h["source"], h["actor"] or "-"))
+
+
+def sweep_view(text: str) -> str:
+    return "".join(
+        f"{h['time'][:16]}  {h['detail']['what']:<12} {h['event_type']} -> {h['target']} "
+        f"from {h['src_ip']}: {h['origin']}\n"
+        for h in json.loads(text)
+    )
+
+
+def timeline_view(text: str) -> str:
+    def key(r: dict[str, Any]) -> tuple[str, ...]:
+        if r["lane"] == "hit" and r["what"].startswith("ioc:"):  # many: one line per day
+            return (r["time"][:10] + "      ", r["lane"], f"{r['what'][:60]} in {r['source']}")
+        return (r["time"][:16], r["lane"], r["what"][:90])
+
+    return _group(json.loads(text), key)
+
+
 STEPS: list[Step] = [
     Step(
         "init",
@@ -127,7 +195,8 @@ STEPS: list[Step] = [
         "Proven use: were the 'unused' credentials unused?",
         "all four were USED (critical, with the line that proves it); the old jump key is "
         "NOT_SEEN with full coverage, the DB role UNKNOWN: no log could show it",
-        ("usage", *WINDOW),
+        ("usage", *WINDOW, "--json"),
+        view=usage_view,
         ok=(0, 1),
         show=40,
     ),
@@ -151,7 +220,8 @@ STEPS: list[Step] = [
         "Use after exposure",
         "the session was replayed from 193.142.58.126 "
         "(AS9009, M247) 26 minutes after the upload, and the token called the admin API",
-        ("exposure", "use", "okta-support-har"),
+        ("exposure", "use", "okta-support-har", "--json"),
+        view=exposure_use_view,
     ),
     Step(
         "sanitize",
@@ -182,14 +252,16 @@ STEPS: list[Step] = [
         "Hunt: indicators, packs and Sigma over every source",
         "193.142.58.126 everywhere from Oct 18 to Nov 23, the secret searches, the look-alike "
         "user, ScriptRunner, the mass git archive and the admin-group grant",
-        ("hunt", "--since", "2023-10-01"),
+        ("hunt", "--since", "2023-10-01", "--json"),
+        view=hunt_view,
         show=45,
     ),
     Step(
         "sweep",
         "What did the Smartsheet account change since T0?",
         "a look-alike user, a plugin and an admin-group grant: the persistence to undo",
-        ("hunt", "sweep", "smartsheet-svc", "--since", T0),
+        ("hunt", "sweep", "smartsheet-svc", "--since", T0, "--json"),
+        view=sweep_view,
     ),
     Step(
         "coverage",
@@ -202,8 +274,9 @@ STEPS: list[Step] = [
         "timeline",
         "The incident in order",
         "from the HAR upload to the admin-group alert",
-        ("timeline", "--since", T0, "--picture", "{ws}/timeline.png"),
-        show=45,
+        ("timeline", "--since", T0, "--picture", "{ws}/timeline.png", "--json"),
+        view=timeline_view,
+        show=60,
     ),
     Step(
         "export-table",
@@ -262,7 +335,8 @@ def show(result: Result) -> None:
     step = result.step
     command = " ".join(step.args) if step.check is None else "(check)"
     print(f"\n\033[1m== {step.title}\033[0m\n   {step.learn}\n$ keyreaper {command}", flush=True)
-    lines = (result.out + result.err).splitlines()
+    out = step.view(result.out) if step.view and result.out.strip() else result.out
+    lines = (out + result.err).splitlines()
     print("\n".join(lines[: step.show]))
     if len(lines) > step.show:
         print(f"   … {len(lines) - step.show} more lines")
