@@ -216,6 +216,12 @@ STEPS: list[Step] = [
         ),
     ),
     Step(
+        "orphans",
+        "Leaked secrets no inventory entry owns",
+        "the device token, the Java session, the XSRF token: someone must own and kill each",
+        ("exposure", "show", "okta-support-har", "--orphans"),
+    ),
+    Step(
         "exposure-use",
         "Use after exposure",
         "the session was replayed from 193.142.58.126 "

@@ -121,6 +121,18 @@ def test_exposure_use_shows_the_replayed_session(flow: tuple[Path, dict[str, Any
     assert token["verdict"] == "USED" and token["new_ips"] == [ATTACKER]
 
 
+def test_orphans_are_the_secrets_nobody_owns(
+    flow: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    ws = str(flow[0])
+    assert main(["-w", ws, "exposure", "show", "okta-support-har", "--orphans", "--json"]) == 0
+    items = json.loads(capsys.readouterr().out)["items"]
+    names = {i["evidence"]["name"] for i in items}
+    assert names == {"DT", "JSESSIONID", "_ga", "ln", "X-Okta-XsrfToken"}
+    assert all(i["orphan"] and not i["credentials"] for i in items)
+
+
 def test_hunt_finds_the_attacker_with_origins(flow: tuple[Path, dict[str, Any]]) -> None:
     hits = _json(flow, "hunt")["hits"]
     ioc = [h for h in hits if h["kind"] == "ioc" and h["indicator"] == ATTACKER]
