@@ -14,6 +14,7 @@ import contextlib
 import io
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -346,10 +347,14 @@ def run_step(step: Step, ws: Path, subprocesses: bool = False) -> Result:
     return Result(step, proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
 
 
-def show(result: Result) -> None:
+def show(result: Result, ws: Path) -> None:
     step = result.step
-    command = " ".join(step.args) if step.check is None else "(check)"
-    print(f"\n\033[1m== {step.title}\033[0m\n   {step.learn}\n$ keyreaper {command}", flush=True)
+    where = ws.relative_to(REPO) if ws.is_relative_to(REPO) else ws
+    args = [a.format(ws=where, ex=EXAMPLE) for a in step.args]
+    command = "$ keyreaper " + shlex.join(args) if step.check is None else "# a check by the demo"
+    if step.view:
+        command += "    # shown condensed"
+    print(f"\n\033[1m== {step.title}\033[0m\n   {step.learn}\n{command}", flush=True)
     out = step.view(result.out) if step.view and result.out.strip() else result.out
     lines = (out + result.err).splitlines()
     print("\n".join(lines[: step.show]))
@@ -371,7 +376,7 @@ def run(
             result = run_step(step, ws, subprocesses)
             results[step.name] = result
             if echo:
-                show(result)
+                show(result, ws)
             if result.code not in step.ok:
                 raise SystemExit(f"demo step failed ({result.code}): {step.title}\n{result.err}")
     finally:
