@@ -14,6 +14,7 @@ import pytest
 
 from keyreaper.cli import main
 from keyreaper.hunt import timeline
+from keyreaper.store import audit
 from keyreaper.workspace import Workspace
 
 IP = "203.0.113.99"
@@ -83,8 +84,9 @@ def test_timeline_until_and_picture_height(
     ws = sqlite_workspace
     _run(capsys, ws, "logs", "ingest", "--no-progress", str(_logs(tmp_path / "logs")))
     _run(capsys, ws, "hunt")
+    audit.record(ws.db, "campaign.revoke", subject="svc-wiki", outcome="ok")  # stamped today
     every = json.loads(_run(capsys, ws, "timeline", "--json"))
-    assert any(r["lane"] == "action" for r in every)  # today's `hunt.run` audit line
+    assert any(r["lane"] == "action" for r in every)
     cut = json.loads(_run(capsys, ws, "timeline", "--until", "2023-11-16", "--json"))
     assert cut and all(r["time"] < "2023-11-16" for r in cut) and len(cut) < len(every)
     rows = [dict(every[0], time=f"2023-11-15T09:{n % 60:02d}:00+00:00") for n in range(400)]
