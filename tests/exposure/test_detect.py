@@ -33,6 +33,8 @@ TOKEN = "Zx9" * 10
         ("X-Auth-Token", TOKEN, "auth_token", TOKEN, ""),
         ("CF-Access-Client-Secret", TOKEN, "service_token_secret", TOKEN, ""),
         ("X-Custom-Session-Token", TOKEN, "header_secret", TOKEN, ""),
+        ("X-Okta-XsrfToken", TOKEN, "header_secret", TOKEN, ""),
+        ("X-CSRFToken", TOKEN, "header_secret", TOKEN, ""),
         ("X-Amz-Security-Token", TOKEN, "aws_session_token", TOKEN, ""),
         ("Cookie", f'a=1; sid="{TOKEN}"', "cookie", TOKEN, ""),
         ("Set-Cookie", f"sid={TOKEN}; Path=/; HttpOnly", "cookie", TOKEN, ""),

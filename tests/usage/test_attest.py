@@ -160,3 +160,22 @@ def test_unknown_credential_and_bad_date(
     assert "no credential 'nope'" in capsys.readouterr().err
     assert main(["-w", root, "usage", "--since", "yesterday"]) == 2
     assert "--since: expected a date" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("provider", "kind", "sources"),
+    [
+        ("cloudflare", "service_token", ("cloudflare_access",)),
+        ("cloudflare_access", "service_token", ("cloudflare_access",)),
+        ("Atlassian", "service_account", ("atlassian_org", "jira", "confluence", "bitbucket")),
+        ("vault", "access_key", ("cloudtrail",)),
+        ("vault", "service_token", ()),
+    ],
+)
+def test_relevant_sources_by_provider_then_kind(
+    provider: str, kind: str, sources: tuple[str, ...]
+) -> None:
+    from keyreaper.domain import Credential
+    from keyreaper.usage.attest import relevant_sources
+
+    assert relevant_sources(Credential("c", provider, kind, ("x",))) == sources

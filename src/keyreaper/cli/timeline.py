@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -23,6 +24,7 @@ def register(app: typer.Typer) -> None:
         ),
         actor: str | None = typer.Option(None, "--actor", help="Only this actor."),
         since: str | None = typer.Option(None, "--since", help="From (ISO time or 30d)."),
+        until: str | None = typer.Option(None, "--until", help="Before (ISO time), exclusive."),
         picture: Path | None = typer.Option(
             None, "--picture", help="Also draw it to a .png or .svg file."
         ),
@@ -36,6 +38,9 @@ def register(app: typer.Typer) -> None:
             rows = tl.build(ws.db, con, credential, actor, parse_time(since))
         finally:
             con.close()
+        end = parse_time(until)
+        if end:  # e.g. leave out today's operator actions when drawing a past incident
+            rows = [r for r in rows if datetime.fromisoformat(r["time"]) < end]
         emit(
             rows,
             COLUMNS,

@@ -60,6 +60,17 @@ _SECRET_NAME_WORDS = frozenset(
     ]
 )
 _NOT_SECRET_HEADERS = frozenset({"sec-websocket-key", "sec-websocket-accept", "public-key-pins"})
+# CamelCase names arrive lowercased with no separator (Okta's X-Okta-XsrfToken, Django's
+# X-CSRFToken): a word that ends with one of these, or starts with csrf/xsrf, is secret too.
+_SECRET_SUFFIXES = (
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "signature",
+    "credential",
+    "credentials",
+)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -87,6 +98,8 @@ def header_role(lower: str) -> str | None:
     if lower not in _NOT_SECRET_HEADERS:
         words = set(re.split(r"[-_]", lower))
         if words & _SECRET_NAME_WORDS or "apikey" in lower.replace("-", "").replace("_", ""):
+            return "secret"
+        if any(w.endswith(_SECRET_SUFFIXES) or w.startswith(("csrf", "xsrf")) for w in words):
             return "secret"
     return None
 

@@ -55,14 +55,20 @@ LOGSOURCES: dict[str, tuple[str, ...]] = {
     "cloudflare": ("cloudflare_access",),
     "kubernetes": ("kubernetes",),
     "sshd": ("sshd",),
-    "postgresql": ("postgres",),
-    "webserver": ("web",),
-    "proxy": ("web",),
+    # The event store names these postgresql and web_access; postgres and web are kept for
+    # field maps named so.
+    "postgresql": ("postgresql", "postgres"),
+    "webserver": ("web_access", "web"),
+    "proxy": ("web_access", "web"),
 }
 ALL_SOURCES = (
     "okta", "cloudtrail", "github", "bitbucket", "confluence", "jira", "atlassian_org",
-    "google_workspace", "cloudflare_access", "kubernetes", "sshd", "postgres", "web",
+    "google_workspace", "cloudflare_access", "kubernetes", "sshd", "postgresql",
+    "web_access", "postgres", "web",
 )  # fmt: skip
+# Sources whose raw record is a text line, not JSON: JSON paths read NULL there instead of
+# failing the whole query.
+TEXT_SOURCES = frozenset({"sshd", "postgresql", "web_access", "postgres", "web"})
 
 # Per source: Sigma field -> column name, or "$.json.path" inside raw.
 FIELD_MAP: dict[str, dict[str, str]] = {
@@ -79,6 +85,7 @@ FIELD_MAP: dict[str, dict[str, str]] = {
     },
     "sshd": {"user": "actor_name", "ip": "src_ip"},
 }
+FIELD_MAP["web_access"] = FIELD_MAP["web"]
 # Per source: top-level fields that hold arrays of objects.
 ARRAYS: dict[str, tuple[str, ...]] = {
     "okta": ("target",),
@@ -142,11 +149,12 @@ def resolve(source: str, name: str) -> FieldRef:
         return FieldRef(name, target, False, f"{target} IS NOT NULL")
     parts = target[2:].split(".") if target else name.split(".")
     arrays = ARRAYS.get(source, ())
+    raw = "CASE WHEN json_valid(raw) THEN raw END" if source in TEXT_SOURCES else "raw"
     if len(parts) > 1 and parts[0] in arrays:
         path = _json_path(parts[:1]) + "[*]" + _json_path(parts[1:])[1:]
-        sql = f"json_extract_string(raw, {lit(path)})"
+        sql = f"json_extract_string({raw}, {lit(path)})"
         return FieldRef(name, sql, True, f"len(list_filter({sql}, lambda x: x IS NOT NULL)) > 0")
-    sql = f"json_extract_string(raw, {lit(_json_path(parts))})"
+    sql = f"json_extract_string({raw}, {lit(_json_path(parts))})"
     return FieldRef(name, sql, False, f"{sql} IS NOT NULL")
 
 

@@ -145,12 +145,14 @@ def picture(rows: list[dict[str, Any]], path: Path, title: str = "incident timel
 
     colors = {"exposure": "#d62728", "first_use": "#ff7f0e", "hit": "#1f77b4",
               "sweep": "#9467bd", "action": "#2ca02c"}  # fmt: skip
-    fig, ax = plt.subplots(figsize=(12, 1.2 + 0.45 * max(len(rows), 4) ** 0.8))
+    # Height by lanes, not rows: hundreds of hits share five lanes.
+    labelled = len(rows) <= 40
+    fig, ax = plt.subplots(figsize=(12, 1.5 + (0.9 if labelled else 0.5) * len(LANES)))
     for n, r in enumerate(rows):
         t = _dt(r["time"])
         y = LANES.index(r["lane"])
         ax.scatter([t], [y], color=colors[r["lane"]], s=40, zorder=3)  # type: ignore[arg-type]
-        if len(rows) <= 40:
+        if labelled:
             ax.annotate(r["what"][:60], (t, y), xytext=(4, 6 + (n % 3) * 9),
                         textcoords="offset points", fontsize=7, rotation=12)  # fmt: skip
     ax.set_yticks(range(len(LANES)), [lane.replace("_", " ") for lane in LANES])

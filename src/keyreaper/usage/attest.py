@@ -32,6 +32,7 @@ BY_PROVIDER = {
     "google": ("google_workspace",),
     "google_workspace": ("google_workspace",),
     "cloudflare": ("cloudflare_access",),
+    "cloudflare_access": ("cloudflare_access",),  # the source's own name, as inventories write it
     "kubernetes": ("kubernetes",),
     "k8s": ("kubernetes",),
     "postgresql": ("postgresql",),

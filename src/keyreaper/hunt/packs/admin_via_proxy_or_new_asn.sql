@@ -10,7 +10,9 @@ WITH e AS (
         regexp_matches(raw, 'New IP(=|\\?"\s*:\s*\\?")POSITIVE') AS okta_new_ip,
         lower(coalesce(json_extract_string(raw, '$.debugContext.debugData.requestUri'),
                        json_extract_string(raw, '$.debugcontext.debugData.requestUri'), '')) AS uri
-    FROM events WHERE src_ip IS NOT NULL OR src_asn IS NOT NULL
+    FROM events WHERE (src_ip IS NOT NULL OR src_asn IS NOT NULL)
+      -- its sources only: text-line sources (sshd, web) have no JSON to read
+      AND source IN ('okta', 'cloudtrail', 'google_workspace', 'github')
 ), f AS (
     SELECT *, min(time) OVER (PARTITION BY actor_name, net) AS first_net,
               min(time) OVER (PARTITION BY actor_name) AS first_any

@@ -8,7 +8,7 @@ WITH e AS (
                           json_extract_string(raw, '$.client.geographicalcontext.geolocation.lat')) AS DOUBLE) AS lat,
         TRY_CAST(coalesce(json_extract_string(raw, '$.client.geographicalContext.geolocation.lon'),
                           json_extract_string(raw, '$.client.geographicalcontext.geolocation.lon')) AS DOUBLE) AS lon
-    FROM events
+    FROM events WHERE source = 'okta'  -- the only source with geolocation; others may not be JSON
 ), g AS (
     SELECT *, lag(lat) OVER w AS plat, lag(lon) OVER w AS plon, lag(time) OVER w AS ptime,
               lag(src_ip) OVER w AS pip
