@@ -1,0 +1,146 @@
+"""Decoders: secrets hidden in base64 blobs, URL-encoding, JSON escapes and quoted-printable.
+
+Each decoder has a trigger pattern (run in the same Hyperscan pass as the rules) that marks
+where encoded text is; the region is decoded and scanned again with up to 200 bytes of the
+text before it, so a key name outside the blob still anchors a keyword rule.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import quopri
+import re
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from keyreaper.scan.engine import Budget
+
+CONTEXT = 200  # bytes of the parent view kept before a decoded region
+MAX_REGION = 4 << 20  # largest region decoded at once
+MAX_VIEWS = 2_000  # decoded views per buffer
+
+TRIGGERS: list[tuple[str, bytes]] = [
+    ("base64", rb"[A-Za-z0-9+/]{28,}(?:={1,2}|[^A-Za-z0-9+/=]|\Z)"),
+    ("url", rb"%(?:2[0-9A-F]|3[A-F]|40|5[BCD]|0[AD]|7[BD])"),
+    ("json", rb"\\u00[0-9A-F]{2}|\\/|\\\""),
+    ("quoted-printable", rb"content-transfer-encoding:[ \t]*quoted-printable"),
+]
+_RE_TRIGGERS = [(n, re.compile(p, re.IGNORECASE)) for n, p in TRIGGERS]
+_B64_RUN = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
+_URL_RUN_BACK = re.compile(rb"[^\s\"'<>`]*\Z")
+_URL_RUN = re.compile(rb"[^\s\"'<>`]*")
+_JSON_ESC = re.compile(rb"\\(u[0-9a-fA-F]{4}|[\"\\/bfnrt])")
+_SIMPLE = {b'"': b'"', b"\\": b"\\", b"/": b"/", b"b": b"\b", b"f": b"\f", b"n": b"\n",
+           b"r": b"\r", b"t": b"\t"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class View:
+    data: bytes
+    prefix: int  # bytes of parent context at the start of `data`
+    origin: int  # offset in the parent where the decoded region starts
+    encoding: str
+
+
+def find_triggers(data: bytes) -> dict[str, list[tuple[int, int]]]:
+    """The pure-`re` equivalent of the Hyperscan trigger hits (fallback path)."""
+    return {n: [(m.start(), m.end()) for m in p.finditer(data)] for n, p in _RE_TRIGGERS}
+
+
+def _printable_text(raw: bytes) -> bool:
+    if len(raw) < 8:
+        return False
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    bad = sum(1 for c in text if not (c.isprintable() or c in "\r\n\t"))
+    return bad * 20 <= len(text)
+
+
+def _with_context(data: bytes, start: int, decoded: bytes, name: str) -> View:
+    before = data[max(0, start - CONTEXT) : start]
+    return View(before + decoded, len(before), start, name)
+
+
+def _base64(data: bytes, hits: list[tuple[int, int]]) -> Iterator[View]:
+    seen = -1
+    for start, _end in sorted(hits):
+        if start < seen:
+            continue
+        m = _B64_RUN.match(data, start, start + MAX_REGION)
+        if not m:
+            continue
+        seen = m.end()
+        blob = m.group(0)
+        try:
+            raw = base64.b64decode(blob + b"=" * (-len(blob) % 4))
+        except (binascii.Error, ValueError):
+            continue
+        if _printable_text(raw):
+            yield _with_context(data, start, raw, "base64")
+
+
+def _url(data: bytes, hits: list[tuple[int, int]]) -> Iterator[View]:
+    seen = -1
+    for start, _end in sorted(hits):
+        if start < seen:
+            continue
+        back = _URL_RUN_BACK.search(data, max(0, start - 4096), start)
+        run_start = back.start() if back else start
+        fwd = _URL_RUN.match(data, start, start + 4096)
+        run_end = fwd.end() if fwd else start
+        seen = run_end
+        decoded = urllib.parse.unquote_to_bytes(data[run_start:run_end])
+        yield _with_context(data, run_start, decoded, "url")
+
+
+def _json_unescape(raw: bytes) -> bytes:
+    def sub(m: re.Match[bytes]) -> bytes:
+        esc = m.group(1)
+        if esc[:1] == b"u":
+            return chr(int(esc[1:], 16)).encode("utf-8", "surrogateescape")
+        return _SIMPLE[esc]
+
+    return _JSON_ESC.sub(sub, raw)
+
+
+def _json(data: bytes, hits: list[tuple[int, int]]) -> Iterator[View]:
+    seen = -1
+    for start, _end in sorted(hits):
+        if start < seen:
+            continue
+        line_start = data.rfind(b"\n", max(0, start - 65536), start) + 1
+        line_end = data.find(b"\n", start, start + 65536)
+        if line_end == -1:
+            line_end = min(len(data), start + 65536)
+        seen = line_end
+        yield View(_json_unescape(data[line_start:line_end]), 0, line_start, "json")
+
+
+def _qp(data: bytes, hits: list[tuple[int, int]]) -> Iterator[View]:
+    if hits:
+        start = min(s for s, _ in hits)
+        yield View(quopri.decodestring(data[start : start + MAX_REGION]), 0, start, "quoted-printable")
+
+
+_DECODERS = {"base64": _base64, "url": _url, "json": _json, "quoted-printable": _qp}
+
+
+def views(data: bytes, triggers: dict[str, list[tuple[int, int]]], budget: Budget) -> Iterator[View]:
+    count = 0
+    for name, hits in triggers.items():
+        for view in _DECODERS[name](data, hits):
+            if view.data[view.prefix :] == data:
+                continue
+            count += 1
+            if count > MAX_VIEWS:
+                budget.partial.append(f"more than {MAX_VIEWS} encoded regions; rest skipped")
+                return
+            if budget.expired():
+                return
+            yield view

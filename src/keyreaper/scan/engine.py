@@ -1,0 +1,327 @@
+"""The matching engine: Hyperscan finds candidate regions for every rule in one pass, then
+Python's `re` extracts the exact secret from each small region, and the checks decide.
+
+Hyperscan runs each rule's own pattern in prefilter mode (a superset of its matches), so the
+exact regex only ever sees a window of bytes, never a whole file: no input can make a rule
+backtrack over megabytes. Rules whose pattern Hyperscan cannot take fall back to their
+keywords. Encoded text (base64, URL-encoding, JSON escapes, quoted-printable) is found by
+trigger patterns in the same database, decoded, and scanned again, nested to a depth.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from keyreaper.scan import checks, decoders
+from keyreaper.scan.rules import SEP, Rule
+
+try:  # pragma: no cover - the fallback path is exercised by forcing it in tests
+    import hyperscan as _hs
+except ImportError:  # pragma: no cover
+    _hs = None
+
+MAX_HITS = 200_000  # prefilter hits per buffer before the item is marked partial
+_TAIL = 256  # bytes after a hit the exact regex may still need (lookaheads, suffixes)
+_KEYWORD_FORWARD = 4000  # after a bare keyword hit, the rest of the rule may follow
+_SPLIT_FORWARD = 1500  # after a key name, the separator and the value
+
+
+@dataclass
+class RawMatch:
+    rule: Rule
+    value: str  # canonical form; wrapped in Secret before leaving the engine's caller
+    start: int
+    end: int
+    encodings: tuple[str, ...] = ()
+    identifier: str = ""
+
+
+@dataclass
+class Budget:
+    deadline: float
+    partial: list[str] = field(default_factory=list)
+
+    def expired(self) -> bool:
+        return time.monotonic() > self.deadline
+
+
+@dataclass(frozen=True)
+class _Target:
+    kind: str  # "rule" or a decoder name
+    index: int
+    forward: int = _TAIL  # bytes after a hit where the secret may still end
+
+
+class Engine:
+    """Compiled rules. `backend` says which matcher runs: "hyperscan" or "re (fallback)"."""
+
+    def __init__(self, rules: Sequence[Rule], force_re: bool = False, max_depth: int = 3):
+        self.rules = list(rules)
+        self.max_depth = max_depth
+        self.by_id = {r.id: r for r in self.rules}
+        self.keyword_rules: list[str] = []
+        self._targets: list[_Target] = []
+        self._db = None if force_re or _hs is None else self._compile()
+        self.backend = "hyperscan" if self._db is not None else "re (fallback)"
+
+    # -- compilation -------------------------------------------------------------------
+    def _compile(self) -> object:
+        assert _hs is not None
+        base = _hs.HS_FLAG_DOTALL | _hs.HS_FLAG_ALLOWEMPTY | _hs.HS_FLAG_PREFILTER
+        plans = [_hs_pattern(r.pattern) if r.prefilter != "keywords" else (b"", 0) for r in self.rules]
+        try:
+            return self._build(plans, base)
+        except _hs.error:
+            # Find the expressions Hyperscan refuses, one by one, and use keywords for them.
+            plans = [(e, f) if e and _compiles(e, base) else (b"", 0) for e, f in plans]
+            return self._build(plans, base)
+
+    def _build(self, plans: list[tuple[bytes, int]], base: int) -> object:
+        assert _hs is not None
+        exprs: list[bytes] = []
+        flags: list[int] = []
+        self._targets = []
+        self.keyword_rules = []
+        for i, (rule, (expr, forward)) in enumerate(zip(self.rules, plans, strict=True)):
+            if expr:
+                exprs.append(expr)
+                flags.append(base)
+                self._targets.append(_Target("rule", i, forward))
+                continue
+            self.keyword_rules.append(rule.id)
+            for kw in rule.keywords:
+                exprs.append(_literal(kw))
+                flags.append(_hs.HS_FLAG_CASELESS)
+                self._targets.append(_Target("rule", i, _KEYWORD_FORWARD))
+        for name, expr in decoders.TRIGGERS:
+            exprs.append(expr)
+            flags.append(_hs.HS_FLAG_SOM_LEFTMOST | _hs.HS_FLAG_CASELESS)
+            self._targets.append(_Target(name, -1))
+        return _cached_db(exprs, flags)
+
+    # -- scanning ----------------------------------------------------------------------
+    def scan(self, data: bytes, budget: Budget | None = None, depth: int = 0) -> list[RawMatch]:
+        budget = budget or Budget(time.monotonic() + 60)
+        windows: dict[int, list[tuple[int, int]]] = {}
+        triggers: dict[str, list[tuple[int, int]]] = {}
+        if self._db is not None:
+            hits = self._hs_hits(data, budget)
+            for tid, start, end in hits:
+                target = self._targets[tid]
+                if target.kind == "rule":
+                    w = self.rules[target.index].window
+                    span = (max(0, end - w), end + target.forward)
+                    windows.setdefault(target.index, []).append(span)
+                else:
+                    triggers.setdefault(target.kind, []).append((start, end))
+        else:
+            windows = {i: [(0, len(data))] for i in range(len(self.rules))}
+            triggers = decoders.find_triggers(data)
+        found: list[RawMatch] = []
+        for index, spans in windows.items():
+            if budget.expired():
+                budget.partial.append("time budget spent during extraction")
+                break
+            found.extend(self._extract(self.rules[index], data, _merge(spans)))
+        if depth < self.max_depth and not budget.expired():
+            for view in decoders.views(data, triggers, budget):
+                for m in self.scan(view.data, budget, depth + 1):
+                    if m.end <= view.prefix:
+                        continue  # text that belongs to the parent view
+                    found.append(
+                        RawMatch(m.rule, m.value, view.origin, view.origin + 1,
+                                 (view.encoding, *m.encodings), m.identifier)
+                    )  # fmt: skip
+        return _resolve(found)
+
+    def _hs_hits(self, data: bytes, budget: Budget) -> list[tuple[int, int, int]]:
+        hits: list[tuple[int, int, int]] = []
+
+        def on_match(tid: int, start: int, end: int, flags: int, ctx: object) -> bool:
+            hits.append((tid, start, end))
+            return len(hits) >= MAX_HITS
+
+        self._db.scan(data, match_event_handler=on_match)  # type: ignore[attr-defined]
+        if len(hits) >= MAX_HITS:
+            budget.partial.append(f"more than {MAX_HITS} candidate regions; rest skipped")
+        return hits
+
+    def _extract(self, rule: Rule, data: bytes, spans: list[tuple[int, int]]) -> list[RawMatch]:
+        out: list[RawMatch] = []
+        for start, end in spans:
+            for m in rule.regex.finditer(data, start, min(end, len(data))):
+                raw = m.group("secret")
+                group = "secret"
+                if raw is None and "secret2" in rule.regex.groupindex:
+                    raw, group = m.group("secret2"), "secret2"
+                if not raw:
+                    continue
+                value = raw.decode("utf-8", "surrogateescape")
+                if accept(rule, value):
+                    canon = checks.canonical(rule.canonical, value)
+                    out.append(RawMatch(rule, canon, m.start(group), m.end(group)))
+        return out
+
+
+def accept(rule: Rule, value: str) -> bool:
+    """The checks every candidate passes: placeholder, entropy floor, rule check."""
+    canon = checks.canonical(rule.canonical, value)
+    if checks.is_placeholder(canon):
+        return False
+    if checks.entropy(checks.measured(rule.canonical, canon)) < rule.entropy:
+        return False
+    return checks.passes(rule.check, value)
+
+
+def _resolve(found: list[RawMatch]) -> list[RawMatch]:
+    """One match per secret span: provider-specific rules beat generic ones; pair secrets
+    with the identifier next to them (an AWS secret key with its access key id)."""
+    found.sort(key=lambda m: (priority(m.rule), m.start, m.rule.id))
+    starts: list[int] = []
+    ends: list[int] = []
+    kept: list[RawMatch] = []
+    for m in found:
+        i = bisect.bisect_left(starts, m.start)
+        # kept spans never overlap each other, so only the neighbours can clash
+        if (i > 0 and ends[i - 1] > m.start) or (i < len(starts) and starts[i] < m.end):
+            continue
+        starts.insert(i, m.start)
+        ends.insert(i, m.end)
+        kept.append(m)
+    kept.sort(key=lambda m: m.start)
+    idents = [m for m in kept if m.rule.is_identifier]
+    for m in kept:
+        near = [i for i in idents if m.rule.pair and i.rule.id == m.rule.pair]
+        if near:
+            m.identifier = min(near, key=lambda i: abs(i.start - m.start)).value
+    return kept
+
+
+def priority(rule: Rule) -> int:
+    """0 provider-specific, 1 a generic-provider rule with a shape (a header, a URL), 2 a
+    keyword-anchored catch-all."""
+    if rule.generic:
+        return 2
+    return 1 if rule.provider == "generic" else 0
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    spans.sort()
+    merged = [spans[0]]
+    for s, e in spans[1:]:
+        if s <= merged[-1][1]:
+            if e > merged[-1][1]:
+                merged[-1] = (merged[-1][0], e)
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def _hs_pattern(pattern: str) -> tuple[bytes, int]:
+    """The prefilter expression for Hyperscan and how far past its hits the secret may end.
+
+    A key-name/separator/value rule is cut at the separator: Hyperscan finds the key name and
+    the exact regex looks further ahead (the separator compiles slowly and adds nothing as a
+    filter). A cut inside a top-level alternation would lose branches: keywords then."""
+    forward = _TAIL
+    if SEP in pattern:
+        if _top_level_alternation(pattern):
+            return b"", 0
+        pattern = pattern[: pattern.index(SEP)]
+        forward = _SPLIT_FORWARD
+    # Hyperscan has no named groups; plain groups mean the same to it.
+    expr = re.sub(r"\(\?P<[a-z0-9_]+>", "(", pattern)
+    return expr.encode(), forward
+
+
+def _top_level_alternation(pattern: str) -> bool:
+    depth, i, in_class = 0, 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            if pattern[i + 1 : i + 2] == "]":
+                i += 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            return True
+        i += 1
+    return False
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("KEYREAPER_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "keyreaper"
+    )
+    return Path(root)
+
+
+def _cached_db(exprs: list[bytes], flags: list[int]) -> object:
+    """Compiling ~250 expressions takes seconds; the compiled database is cached on disk,
+    keyed by a hash of the expressions, flags and the Hyperscan version."""
+    assert _hs is not None
+    key = hashlib.sha256(repr((exprs, flags, _hs.__version__)).encode()).hexdigest()[:32]
+    path = _cache_dir() / f"hs-{key}.db"
+    try:
+        db = _hs.loadb(path.read_bytes(), _hs.HS_MODE_BLOCK)
+        db.scratch = _hs.Scratch(db)  # a loaded database comes without one
+        return db
+    except (OSError, _hs.error, ValueError, TypeError):
+        pass
+    db = _hs.Database()
+    db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(_hs.dumpb(db))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home only costs the compile next time
+    return db
+
+
+def _literal(keyword: str) -> bytes:
+    return re.escape(keyword).encode()
+
+
+_compile_cache: dict[bytes, bool] = {}
+
+
+def _compiles(expr: bytes, flags: int) -> bool:
+    assert _hs is not None
+    if expr not in _compile_cache:
+        try:
+            db = _hs.Database()
+            db.compile(expressions=[expr], ids=[0], elements=1, flags=[flags])
+            _compile_cache[expr] = True
+        except _hs.error:
+            _compile_cache[expr] = False
+    return _compile_cache[expr]
+
+
+LineIndex = Callable[[int], int]
+
+
+def line_index(data: bytes) -> LineIndex:
+    """offset -> 1-based line number, with the newline table built once per item."""
+    table: list[int] = []
+    pos = data.find(b"\n")
+    while pos != -1:
+        table.append(pos)
+        pos = data.find(b"\n", pos + 1)
+    return lambda offset: bisect.bisect_left(table, offset) + 1
