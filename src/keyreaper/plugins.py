@@ -44,6 +44,7 @@ BUILTIN_COMMANDS = {
     "init": "keyreaper.cli.init",
     "fingerprint": "keyreaper.cli.fingerprint",
     "plugins": "keyreaper.cli.plugins",
+    "scan": "keyreaper.cli.scan",
 }
 
 

@@ -41,6 +41,7 @@ class RawMatch:
     end: int
     encodings: tuple[str, ...] = ()
     identifier: str = ""
+    whole: str = ""  # the whole match, for validators that need more than the secret
 
 
 @dataclass
@@ -137,7 +138,7 @@ class Engine:
                         continue  # text that belongs to the parent view
                     found.append(
                         RawMatch(m.rule, m.value, view.origin, view.origin + 1,
-                                 (view.encoding, *m.encodings), m.identifier)
+                                 (view.encoding, *m.encodings), m.identifier, m.whole)
                     )  # fmt: skip
         return _resolve(found)
 
@@ -166,7 +167,8 @@ class Engine:
                 value = raw.decode("utf-8", "surrogateescape")
                 if accept(rule, value):
                     canon = checks.canonical(rule.canonical, value)
-                    out.append(RawMatch(rule, canon, m.start(group), m.end(group)))
+                    whole = m.group(0).decode("utf-8", "surrogateescape") if rule.validator else ""
+                    out.append(RawMatch(rule, canon, m.start(group), m.end(group), whole=whole))
         return out
 
 
