@@ -193,7 +193,8 @@ def _gzip(item: Item, limits: Limits, budget: _Budget) -> Iterator[Item | Proble
             yield Problem(item.location, f"gzip {why} above limit; not expanded")
             return
     budget.expanded += len(out)
-    name = item.location.rsplit("/", 1)[-1].removesuffix(".gz").removesuffix(".tgz") or "content"
+    base = re.split(r"[!/\\]", item.location)[-1]
+    name = base[:-4] + ".tar" if base.endswith(".tgz") else base.removesuffix(".gz") or "content"
     if budget.expanded > limits.max_expanded:
         yield Problem(item.location, "expansion budget spent")
         return

@@ -151,6 +151,8 @@ def confluence_date(data: bytes) -> str:
 def detect(name: str, head: bytes) -> Callable[[bytes], Labeler] | None:
     """Which labeler fits this item, judged by its name and first bytes."""
     low = name.lower()
+    if low.endswith("entities.xml"):
+        return lambda data: confluence_entities(data)[0]
     if low.endswith(".har") or (b'"log"' in head and b'"entries"' in head):
         return har
     if b"<rss" in head and b"jira" in head.lower():
