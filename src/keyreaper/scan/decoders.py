@@ -44,6 +44,15 @@ class View:
     prefix: int  # bytes of parent context at the start of `data`
     origin: int  # offset in the parent where the decoded region starts
     encoding: str
+    end: int = -1  # offset in the parent where it ends
+
+    def parent_span(self, start: int, end: int) -> tuple[int, int]:
+        """Where a match in the decoded text lies in the parent, scaled (base64 is 4:3)."""
+        size = max(len(self.data) - self.prefix, 1)
+        width = max((self.end if self.end > self.origin else self.origin + size) - self.origin, 1)
+        a = self.origin + (start - self.prefix) * width // size
+        b = self.origin + max((end - self.prefix) * width // size, a - self.origin + 1)
+        return a, max(b, a + 1)
 
 
 def find_triggers(data: bytes) -> dict[str, list[tuple[int, int]]]:
@@ -62,9 +71,9 @@ def _printable_text(raw: bytes) -> bool:
     return bad * 20 <= len(text)
 
 
-def _with_context(data: bytes, start: int, decoded: bytes, name: str) -> View:
+def _with_context(data: bytes, start: int, end: int, decoded: bytes, name: str) -> View:
     before = data[max(0, start - CONTEXT) : start]
-    return View(before + decoded, len(before), start, name)
+    return View(before + decoded, len(before), start, name, end)
 
 
 def _base64(data: bytes, hits: list[tuple[int, int]]) -> Iterator[View]:
@@ -82,7 +91,7 @@ def _base64(data: bytes, hits: list[tuple[int, int]]) -> Iterator[View]:
         except (binascii.Error, ValueError):
             continue
         if _printable_text(raw):
-            yield _with_context(data, start, raw, "base64")
+            yield _with_context(data, start, m.end(), raw, "base64")
 
 
 def _url(data: bytes, hits: list[tuple[int, int]]) -> Iterator[View]:
@@ -96,7 +105,7 @@ def _url(data: bytes, hits: list[tuple[int, int]]) -> Iterator[View]:
         run_end = fwd.end() if fwd else start
         seen = run_end
         decoded = urllib.parse.unquote_to_bytes(data[run_start:run_end])
-        yield _with_context(data, run_start, decoded, "url")
+        yield _with_context(data, run_start, run_end, decoded, "url")
 
 
 def _json_unescape(raw: bytes) -> bytes:
@@ -119,13 +128,14 @@ def _json(data: bytes, hits: list[tuple[int, int]]) -> Iterator[View]:
         if line_end == -1:
             line_end = min(len(data), start + 65536)
         seen = line_end
-        yield View(_json_unescape(data[line_start:line_end]), 0, line_start, "json")
+        yield View(_json_unescape(data[line_start:line_end]), 0, line_start, "json", line_end)
 
 
 def _qp(data: bytes, hits: list[tuple[int, int]]) -> Iterator[View]:
     if hits:
         start = min(s for s, _ in hits)
-        yield View(quopri.decodestring(data[start : start + MAX_REGION]), 0, start, "quoted-printable")
+        end = min(len(data), start + MAX_REGION)
+        yield View(quopri.decodestring(data[start:end]), 0, start, "quoted-printable", end)
 
 
 _DECODERS = {"base64": _base64, "url": _url, "json": _json, "quoted-printable": _qp}

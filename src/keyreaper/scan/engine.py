@@ -136,8 +136,9 @@ class Engine:
                 for m in self.scan(view.data, budget, depth + 1):
                     if m.end <= view.prefix:
                         continue  # text that belongs to the parent view
+                    start, end = view.parent_span(m.start, m.end)
                     found.append(
-                        RawMatch(m.rule, m.value, view.origin, view.origin + 1,
+                        RawMatch(m.rule, m.value, start, end,
                                  (view.encoding, *m.encodings), m.identifier, m.whole)
                     )  # fmt: skip
         return _resolve(found)

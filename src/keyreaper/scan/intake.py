@@ -16,6 +16,25 @@ from keyreaper.store import audit
 from keyreaper.workspace import Workspace
 
 
+def credential_kind(rule: str, provider: str) -> str:
+    """The inventory's kind for a rule's secret (domain.model KINDS)."""
+    table = [
+        (("aws-secret", "aws-session", "storage-account", "spaces-key", "shared-access"), "access_key"),
+        (("private-key-openssh", "private-key-putty"), "ssh_key"),
+        (("private-key",), "certificate"),
+        (("webhook",), "webhook_secret"),
+        (("client-secret", "oauth-app-secret", "oauth-secret"), "oauth_client"),
+        (("session", "cookie"), "session"),
+        (("service-account",), "service_account"),
+        (("service-token", "access-client"), "service_token"),
+        (("password", "-url", "netrc", "connection-string", "basic-auth"), "password"),
+    ]
+    for needles, kind in table:
+        if any(n in rule for n in needles):
+            return "db_role" if kind == "password" and provider == "database" else kind
+    return "api_token"
+
+
 def record(ws: Workspace, name: str, findings: Sequence[ScanFinding], description: str) -> dict[str, int]:
     now = datetime.now(UTC).isoformat(timespec="seconds")
     secrets = [f for f in findings if f.kind != "identifier"]
@@ -40,11 +59,11 @@ def record(ws: Workspace, name: str, findings: Sequence[ScanFinding], descriptio
             orphans += 1
             new_orphans.append(
                 Credential(
-                    id=cred_id, provider=f.provider, kind=f.rule,
+                    id=cred_id, provider=f.provider, kind=credential_kind(f.rule, f.provider),
                     identifiers=(f.identifier,) if f.identifier else (cred_id,),
                     name=f"{f.title} found by scan", tags=("orphan",),
                     fingerprints=(Fingerprint(fp_value, f.key_version, f.hint),),
-                    extra={"found_at": f.location, "exposure": name},
+                    extra={"found_at": f.location, "exposure": name, "rule": f.rule},
                 )
             )  # fmt: skip
         evidence = {"rule": f.rule, "location": f.location, "line": f.line, "label": f.label,
