@@ -212,6 +212,9 @@ def _postgres(url: str) -> Verdict:
         text = str(exc)
         if "password authentication failed" in text or "no password supplied" in text:
             return Verdict(DEAD, "PostgreSQL refused the password", True)
+        if "does not exist" in text and "database" in text:
+            # checked after authentication: the password was accepted
+            return Verdict(LIVE, "PostgreSQL accepted the password (the named database is gone)")
         return Verdict(UNKNOWN, "PostgreSQL: no answer or other error (not a refusal)")
 
 
