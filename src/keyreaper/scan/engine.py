@@ -31,6 +31,7 @@ MAX_HITS = 200_000  # prefilter hits per buffer before the item is marked partia
 _TAIL = 256  # bytes after a hit the exact regex may still need (lookaheads, suffixes)
 _KEYWORD_FORWARD = 4000  # after a bare keyword hit, the rest of the rule may follow
 _SPLIT_FORWARD = 1500  # after a key name, the separator and the value
+_CUT_BACK = 256  # before the end of a cut prefilter's hit: the rest of its literal prefix
 
 
 @dataclass
@@ -58,6 +59,12 @@ class _Target:
     kind: str  # "rule" or a decoder name
     index: int
     forward: int = _TAIL  # bytes after a hit where the secret may still end
+    back: int = 0  # bytes before a hit where the match may start (0: the rule's window)
+    # A cut prefilter of bounded width: the match starts between end-max_w and end-min_w,
+    # so the exact regex is tried only there (anchored), never over a whole region.
+    min_w: int = 0
+    max_w: int = -1
+    prefix: re.Pattern[bytes] | None = None  # the cut prefilter, for finding where it starts
 
 
 class Engine:
@@ -76,31 +83,34 @@ class Engine:
     def _compile(self) -> object:
         assert _hs is not None
         base = _hs.HS_FLAG_DOTALL | _hs.HS_FLAG_ALLOWEMPTY | _hs.HS_FLAG_PREFILTER
-        plans = [_hs_pattern(r.pattern) if r.prefilter != "keywords" else (b"", 0) for r in self.rules]
+        plans = [_hs_pattern(r.pattern) if r.prefilter != "keywords" else _NO_PLAN for r in self.rules]
         try:
             return self._build(plans, base)
         except _hs.error:
             # Find the expressions Hyperscan refuses, one by one, and use keywords for them.
-            plans = [(e, f) if e and _compiles(e, base) else (b"", 0) for e, f in plans]
+            plans = [p if p[0] and _compiles(p[0], base) else _NO_PLAN for p in plans]
             return self._build(plans, base)
 
-    def _build(self, plans: list[tuple[bytes, int]], base: int) -> object:
+    def _build(self, plans: list[tuple[bytes, int, int, int]], base: int) -> object:
         assert _hs is not None
         exprs: list[bytes] = []
         flags: list[int] = []
         self._targets = []
         self.keyword_rules = []
-        for i, (rule, (expr, forward)) in enumerate(zip(self.rules, plans, strict=True)):
+        for i, (rule, (expr, forward, min_w, max_w)) in enumerate(zip(self.rules, plans, strict=True)):
             if expr:
                 exprs.append(expr)
                 flags.append(base)
-                self._targets.append(_Target("rule", i, forward))
+                cut = forward != _TAIL  # a cut prefilter ends near the start of the match
+                back = _CUT_BACK if cut else 0
+                prefix = re.compile(expr, rule.regex.flags & re.MULTILINE) if max_w >= 0 else None
+                self._targets.append(_Target("rule", i, forward, back, min_w, max_w, prefix))
                 continue
             self.keyword_rules.append(rule.id)
             for kw in rule.keywords:
                 exprs.append(_literal(kw))
                 flags.append(_hs.HS_FLAG_CASELESS)
-                self._targets.append(_Target("rule", i, _KEYWORD_FORWARD))
+                self._targets.append(_Target("rule", i, max(_KEYWORD_FORWARD, rule.window)))
         for name, expr in decoders.TRIGGERS:
             exprs.append(expr)
             flags.append(_hs.HS_FLAG_SOM_LEFTMOST | _hs.HS_FLAG_CASELESS)
@@ -111,13 +121,16 @@ class Engine:
     def scan(self, data: bytes, budget: Budget | None = None, depth: int = 0) -> list[RawMatch]:
         budget = budget or Budget(time.monotonic() + 60)
         windows: dict[int, list[tuple[int, int]]] = {}
+        anchors: dict[int, list[int]] = {}
         triggers: dict[str, list[tuple[int, int]]] = {}
         if self._db is not None:
             hits = self._hs_hits(data, budget)
             for tid, start, end in hits:
                 target = self._targets[tid]
-                if target.kind == "rule":
-                    w = self.rules[target.index].window
+                if target.kind == "rule" and target.max_w >= 0:
+                    anchors.setdefault(tid, []).append(end)
+                elif target.kind == "rule":
+                    w = target.back or self.rules[target.index].window
                     span = (max(0, end - w), end + target.forward)
                     windows.setdefault(target.index, []).append(span)
                 else:
@@ -131,6 +144,11 @@ class Engine:
                 budget.partial.append("time budget spent during extraction")
                 break
             found.extend(self._extract(self.rules[index], data, _merge(spans)))
+        for tid, ends in anchors.items():
+            if budget.expired():
+                budget.partial.append("time budget spent during extraction")
+                break
+            found.extend(self._anchored(self._targets[tid], data, ends))
         if depth < self.max_depth and not budget.expired():
             for view in decoders.views(data, triggers, budget):
                 for m in self.scan(view.data, budget, depth + 1):
@@ -150,7 +168,10 @@ class Engine:
             hits.append((tid, start, end))
             return len(hits) >= MAX_HITS
 
-        self._db.scan(data, match_event_handler=on_match)  # type: ignore[attr-defined]
+        try:
+            self._db.scan(data, match_event_handler=on_match)  # type: ignore[attr-defined]
+        except _hs.ScanTerminated:  # type: ignore[union-attr]
+            pass  # we stopped it: too many hits
         if len(hits) >= MAX_HITS:
             budget.partial.append(f"more than {MAX_HITS} candidate regions; rest skipped")
         return hits
@@ -159,21 +180,59 @@ class Engine:
         out: list[RawMatch] = []
         for start, end in spans:
             for m in rule.regex.finditer(data, start, min(end, len(data))):
-                raw = m.group("secret")
-                group = "secret"
-                if raw is None and "secret2" in rule.regex.groupindex:
-                    raw, group = m.group("secret2"), "secret2"
-                if not raw:
+                _take(rule, m, out)
+        return out
+
+    def _anchored(self, target: _Target, data: bytes, ends: list[int]) -> list[RawMatch]:
+        rule = self.rules[target.index]
+        out: list[RawMatch] = []
+        done = -1
+        n = len(data)
+        assert target.prefix is not None
+        for end in sorted(set(ends)):
+            if end <= done:
+                continue
+            # where does the prefilter's text start? (a few bytes, searched in C)
+            for p in target.prefix.finditer(data, max(0, end - target.max_w, done), end):
+                if p.end() != end:
                     continue
-                value = raw.decode("utf-8", "surrogateescape")
-                if accept(rule, value):
-                    canon = checks.canonical(rule.canonical, value)
-                    whole = m.group(0).decode("utf-8", "surrogateescape") if rule.validator else ""
-                    out.append(RawMatch(rule, canon, m.start(group), m.end(group), whole=whole))
+                m = rule.regex.match(data, p.start(), min(n, end + target.forward))
+                if m:
+                    _take(rule, m, out)
+                    done = m.end()
+                    break
         return out
 
 
+def _take(rule: Rule, m: re.Match[bytes], out: list[RawMatch]) -> None:
+    raw = m.group("secret")
+    group = "secret"
+    if raw is None and "secret2" in rule.regex.groupindex:
+        raw, group = m.group("secret2"), "secret2"
+    if not raw:
+        return
+    value = raw.decode("utf-8", "surrogateescape")
+    if accept(rule, value):
+        canon = checks.canonical(rule.canonical, value)
+        whole = m.group(0).decode("utf-8", "surrogateescape") if rule.validator else ""
+        out.append(RawMatch(rule, canon, m.start(group), m.end(group), whole=whole))
+
+
+_ACCEPTED: dict[tuple[str, str], bool] = {}
+
+
 def accept(rule: Rule, value: str) -> bool:
+    """The checks every candidate passes (memoised: repeated text is checked once)."""
+    key = (rule.id, value)
+    verdict = _ACCEPTED.get(key)
+    if verdict is None:
+        if len(_ACCEPTED) > 50_000:
+            _ACCEPTED.clear()  # bounded memory; values live only in this process
+        verdict = _ACCEPTED[key] = _accept(rule, value)
+    return verdict
+
+
+def _accept(rule: Rule, value: str) -> bool:
     """The checks every candidate passes: placeholder, entropy floor, rule check."""
     canon = checks.canonical(rule.canonical, value)
     if checks.is_placeholder(canon):
@@ -227,21 +286,133 @@ def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
-def _hs_pattern(pattern: str) -> tuple[bytes, int]:
+_NO_PLAN = (b"", 0, 0, -1)
+
+
+def _hs_pattern(pattern: str) -> tuple[bytes, int, int, int]:
     """The prefilter expression for Hyperscan and how far past its hits the secret may end.
 
     A key-name/separator/value rule is cut at the separator: Hyperscan finds the key name and
     the exact regex looks further ahead (the separator compiles slowly and adds nothing as a
     filter). A cut inside a top-level alternation would lose branches: keywords then."""
     forward = _TAIL
+    full = pattern
     if SEP in pattern:
         if _top_level_alternation(pattern):
-            return b"", 0
+            return _NO_PLAN
         pattern = pattern[: pattern.index(SEP)]
         forward = _SPLIT_FORWARD
+    cut = "" if _top_level_alternation(pattern) else _cut_at_long_repeat(pattern)
+    if cut:
+        pattern, forward = cut, max(forward, _SPLIT_FORWARD)
     # Hyperscan has no named groups; plain groups mean the same to it.
     expr = re.sub(r"\(\?P<[a-z0-9_]+>", "(", pattern)
-    return expr.encode(), forward
+    min_w, max_w = 0, -1
+    if pattern != full:
+        min_w, max_w = _width(expr)
+    return expr.encode(), forward, min_w, max_w
+
+
+def _width(expr: str) -> tuple[int, int]:
+    """Shortest and longest text a prefilter expression matches; (0, -1) if unbounded."""
+    # Whitespace runs are counted as at most 16 characters: an assignment with more spaces
+    # than that around its `=` is not one a person wrote.
+    bounded = re.sub(r"(?<!\\)\*", "{0,16}", re.sub(r"(?<![\\])\+(?![?])", "{1,16}", expr))
+    try:
+        lo, hi = re._parser.parse(bounded).getwidth()  # type: ignore[attr-defined]
+    except (re.error, AttributeError):
+        return 0, -1
+    return (int(lo), int(hi)) if hi < 4096 else (0, -1)
+
+
+_LONG_REPEAT = re.compile(r"\{(\d+)(,(\d*))?\}|[+*]")
+
+
+def _cut_at_long_repeat(pattern: str) -> str:
+    """The pattern up to its first long run of a character class (`[A-Za-z0-9]{36}`), with
+    open groups closed; '' when that would not be a superset (an alternation or a quantified
+    group is open) or too little literal text is left to filter on.
+
+    Hyperscan reports every end offset of a run, so a 300-character token run would call
+    back 300 times; cut there, it calls back once per prefix and the exact regex reads on."""
+    stack: list[int] = []  # start index of each open group
+    literals = 0
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        atom_end = i + 1
+        if c == "\\":
+            atom_end = i + 2
+            literals += pattern[i + 1 : i + 2] in "-./:_@"
+        elif c == "[":
+            j = i + 1 + (pattern[i + 1 : i + 2] == "^")
+            j += pattern[j : j + 1] == "]"
+            while j < n and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            atom_end = j + 1
+            m = _LONG_REPEAT.match(pattern, atom_end)
+            if m and (m.group(0) in "+*" or int(m.group(3) or m.group(1) or 0) >= 12 or m.group(2) == ","):
+                safe = not any(_alternates(pattern, g) or _quantified(pattern, g) for g in stack)
+                cut = pattern[:i] + ")" * len(stack)
+                if safe and literals >= 3 and _selective(cut):
+                    return cut
+        elif c == "(":
+            stack.append(i)
+        elif c == ")":
+            if stack:
+                stack.pop()
+        elif c == "|":
+            if not stack:
+                return ""
+        elif c.isalnum() or c in "-_:=":
+            literals += 1
+        i = atom_end
+    return ""
+
+
+def _group_end(pattern: str, start: int) -> int:
+    depth, i, in_class = 0, start, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return len(pattern)
+
+
+def _alternates(pattern: str, start: int) -> bool:
+    """Whether the group opening at `start` has a | of its own."""
+    inner = pattern[start + 1 : _group_end(pattern, start)]
+    inner = re.sub(r"^\?(?:P<[^>]+>|[:=!]|<[=!]|[a-zA-Z]+:)", "", inner)
+    return _top_level_alternation(inner)
+
+
+_PROBES = ("", "a", "x = 1\n", "hello world\n", "    return self._value\n", "key = value\n")
+
+
+def _selective(expr: str) -> bool:
+    """A cut prefilter must still need something specific: no match on ordinary text."""
+    try:
+        rx = re.compile(re.sub(r"\(\?P<[a-z0-9_]+>", "(", expr))
+    except re.error:
+        return False
+    return not any(rx.search(p) for p in _PROBES)
+
+
+def _quantified(pattern: str, start: int) -> bool:
+    end = _group_end(pattern, start)
+    return pattern[end + 1 : end + 2] in ("?", "*", "+", "{")
 
 
 def _top_level_alternation(pattern: str) -> bool:
