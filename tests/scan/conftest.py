@@ -23,7 +23,9 @@ import zlib  # noqa: E402
 _B62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 
 
-def token(n: int, alphabet: str = string.ascii_letters + string.digits, seed: int | None = None) -> str:
+def token(
+    n: int, alphabet: str = string.ascii_letters + string.digits, seed: int | None = None
+) -> str:
     rng = random.Random(seed)
     return "".join(rng.choice(alphabet) for _ in range(n))
 

@@ -68,10 +68,18 @@ def _plant(folder: Path) -> list[str]:
     okta = okta_token(seed=23)
     b64_gh = github_token(seed=24)
     url_secret = aws_pair(seed=25)[1][:12] + "/+" + aws_pair(seed=25)[1][14:]
-    (folder / "app.env").write_text(f"AWS_ACCESS_KEY_ID={key_id}\nAWS_SECRET_ACCESS_KEY={aws_secret}\n")
-    (folder / "run.sh").write_text(f"curl -H 'Authorization: SSWS {okta}' https://acme.okta.com/api/v1/users\n")
-    (folder / "blob.txt").write_text(base64.b64encode(f"GITHUB_TOKEN={b64_gh}".encode()).decode() + "\n")
-    (folder / "q.txt").write_text(f"aws_secret_access_key={urllib.parse.quote(url_secret, safe='')}\n")
+    (folder / "app.env").write_text(
+        f"AWS_ACCESS_KEY_ID={key_id}\nAWS_SECRET_ACCESS_KEY={aws_secret}\n"
+    )
+    (folder / "run.sh").write_text(
+        f"curl -H 'Authorization: SSWS {okta}' https://acme.okta.com/api/v1/users\n"
+    )
+    (folder / "blob.txt").write_text(
+        base64.b64encode(f"GITHUB_TOKEN={b64_gh}".encode()).decode() + "\n"
+    )
+    (folder / "q.txt").write_text(
+        f"aws_secret_access_key={urllib.parse.quote(url_secret, safe='')}\n"
+    )
     with zipfile.ZipFile(folder / "pack.zip", "w") as zf:
         zf.writestr("inner/cfg.py", f"TOKEN = '{gh}'\n")
     (folder / "broken.zip").write_bytes(b"PK\x03\x04 not really a zip")
@@ -83,7 +91,13 @@ def test_json_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["scan", "--format", "json", str(tmp_path / "t")]) == 1
     body = json.loads(capsys.readouterr().out)
     rules = sorted(f["rule"] for f in body["findings"])
-    assert rules == ["aws-secret-access-key", "aws-secret-access-key", "github-pat", "github-pat", "okta-api-token"]
+    assert rules == [
+        "aws-secret-access-key",
+        "aws-secret-access-key",
+        "github-pat",
+        "github-pat",
+        "okta-api-token",
+    ]
     assert body["summary"]["engine"] == "hyperscan"
     assert any("broken.zip" in p["location"] for p in body["unscannable"])
     assert "not comparable" in body["summary"]["notes"][0]
@@ -109,7 +123,9 @@ def test_sarif_validates(tmp_path: Path) -> None:
     assert run["invocations"][0]["toolExecutionNotifications"]
 
 
-def test_baseline_reports_only_new(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_baseline_reports_only_new(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("KEYREAPER_SCAN_KEY", "ab" * 32)
     _plant(tmp_path / "t")
     base = tmp_path / "baseline.json"
@@ -118,7 +134,9 @@ def test_baseline_reports_only_new(tmp_path: Path, capsys: pytest.CaptureFixture
     (tmp_path / "t" / "new.env").write_text(f"GH={github_token(seed=99)}\n")
     capsys.readouterr()
     assert main(["scan", "--baseline", str(base), "--format", "json", str(tmp_path / "t")]) == 1
-    assert [f["location"] for f in json.loads(capsys.readouterr().out)["findings"]] == [str(tmp_path / "t" / "new.env")]
+    assert [f["location"] for f in json.loads(capsys.readouterr().out)["findings"]] == [
+        str(tmp_path / "t" / "new.env")
+    ]
     monkeypatch.setenv("KEYREAPER_SCAN_KEY", "cd" * 32)
     assert main(["scan", "--baseline", str(base), str(tmp_path / "t")]) == 2  # other key: refused
 
@@ -126,7 +144,17 @@ def test_baseline_reports_only_new(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_into_workspace_exposure_and_orphans(workspace: Workspace, tmp_path: Path) -> None:
     _plant(tmp_path / "t")
     os.utime(tmp_path / "t" / "run.sh", (1_600_000_000, 1_600_000_000))
-    code = main(["-w", str(workspace.root), "scan", "--into-workspace", "--exposure", "wiki-sweep", str(tmp_path / "t")])
+    code = main(
+        [
+            "-w",
+            str(workspace.root),
+            "scan",
+            "--into-workspace",
+            "--exposure",
+            "wiki-sweep",
+            str(tmp_path / "t"),
+        ]
+    )
     assert code == 1
     ws = Workspace(workspace.root)
     try:
@@ -137,21 +165,55 @@ def test_into_workspace_exposure_and_orphans(workspace: Workspace, tmp_path: Pat
         orphans = [c for c in repo.list_credentials(ws.db) if "orphan" in c.tags]
         assert len(orphans) == 5
         # scanning again matches the same credentials instead of adding more
-        main(["-w", str(workspace.root), "scan", "--into-workspace", "--exposure", "again", str(tmp_path / "t")])
+        main(
+            [
+                "-w",
+                str(workspace.root),
+                "scan",
+                "--into-workspace",
+                "--exposure",
+                "again",
+                str(tmp_path / "t"),
+            ]
+        )
         assert repo.count(ws.db) == 5
     finally:
         ws.close()
 
 
-def test_canary_no_secret_anywhere(sqlite_workspace: Workspace, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_canary_no_secret_anywhere(
+    sqlite_workspace: Workspace, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     planted = _plant(tmp_path / "t")
     root = str(sqlite_workspace.root)
     outputs = tmp_path / "out"
     outputs.mkdir()
     for fmt in ("table", "json", "sarif"):
-        main(["-v", "-w", root, "scan", "--format", fmt, "-o", str(outputs / f"r.{fmt}"), str(tmp_path / "t")])
+        main(
+            [
+                "-v",
+                "-w",
+                root,
+                "scan",
+                "--format",
+                fmt,
+                "-o",
+                str(outputs / f"r.{fmt}"),
+                str(tmp_path / "t"),
+            ]
+        )
         main(["-v", "-w", root, "scan", "--format", fmt, str(tmp_path / "t")])
-    main(["-w", root, "scan", "--into-workspace", "--write-baseline", str(outputs / "b.json"), str(tmp_path / "t")])
+    main(
+        [
+            "-w",
+            root,
+            "scan",
+            "--into-workspace",
+            "--write-baseline",
+            str(outputs / "b.json"),
+            str(tmp_path / "t"),
+        ]
+    )
     captured = capfd.readouterr()
     texts = [captured.out, captured.err]
     for path in [*outputs.iterdir(), *Path(root).rglob("*")]:

@@ -22,7 +22,7 @@ def test_base64_blob(engine: Engine) -> None:
 
 
 def test_url_encoded_with_key_name_outside(engine: Engine) -> None:
-    key_id, secret = aws_pair(seed=2)
+    _key_id, secret = aws_pair(seed=2)
     secret = secret[:10] + "/+" + secret[12:]
     enc = urllib.parse.quote(secret, safe="")
     assert "%2F" in enc or "%2B" in enc
@@ -33,7 +33,9 @@ def test_url_encoded_with_key_name_outside(engine: Engine) -> None:
 def test_json_escaped_private_key_same_fingerprint_as_plain(engine: Engine) -> None:
     body = base64.b64encode(bytes(range(256)) * 2).decode()
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-    pem = "-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END RSA PRIVATE KEY-----\n"
+    pem = (
+        "-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END RSA PRIVATE KEY-----\n"
+    )
     plain = _found(engine, pem.encode())
     escaped = _found(engine, json.dumps({"key": pem}).encode())
     assert list(plain) == list(escaped)  # canonical PEM: one fingerprint for both forms
@@ -47,7 +49,9 @@ def test_json_double_encoded(engine: Engine) -> None:
 
 def test_quoted_printable_soft_breaks(engine: Engine) -> None:
     tok = github_token(seed=3)
-    body = quopri.encodestring(f"Here is the token=3D {tok} for you".encode() + b" " * 70 + tok.encode())
+    body = quopri.encodestring(
+        f"Here is the token=3D {tok} for you".encode() + b" " * 70 + tok.encode()
+    )
     mail = b"Content-Transfer-Encoding: quoted-printable\n\n" + body
     assert tok in _found(engine, mail)
 

@@ -26,7 +26,17 @@ def adversarial(rule: rules_mod.Rule) -> bytes:
     the shapes that make a backtracking regex go quadratic."""
     kw = rule.keywords[0].encode()
     example = rule.positive[0].encode()
-    chunk = kw + b" = \"" + b"Ab1+/_-" * 40 + b"\n" + example[: len(example) * 2 // 3] + b"\t" + kw + b":" + b"a" * 300
+    chunk = (
+        kw
+        + b' = "'
+        + b"Ab1+/_-" * 40
+        + b"\n"
+        + example[: len(example) * 2 // 3]
+        + b"\t"
+        + kw
+        + b":"
+        + b"a" * 300
+    )
     return (chunk * (MB // len(chunk) + 1))[:MB]
 
 
@@ -46,8 +56,12 @@ def test_pathological_input_per_rule_under_100ms(rule: rules_mod.Rule) -> None:
 
 
 def test_decoders_on_adversarial_input(engine: Engine) -> None:
-    shapes = [b"QUJD" * (MB // 4), (b"%41" * 300 + b" ") * (MB // 901), (b'\\"a' * 200 + b"\n") * (MB // 801),
-              b"Content-Transfer-Encoding: quoted-printable\n" + b"=41=\n" * (MB // 6)]
+    shapes = [
+        b"QUJD" * (MB // 4),
+        (b"%41" * 300 + b" ") * (MB // 901),
+        (b'\\"a' * 200 + b"\n") * (MB // 801),
+        b"Content-Transfer-Encoding: quoted-printable\n" + b"=41=\n" * (MB // 6),
+    ]
     for data in shapes:
         assert _timed(engine, data) < 1.0
 
@@ -63,7 +77,9 @@ def test_binary_and_invalid_utf8(engine: Engine) -> None:
     rng = random.Random(5)
     noise = bytes(rng.getrandbits(8) for _ in range(200_000))
     tok = github_token(seed=41)
-    data = noise[:100_000] + b"\xff\xfe\xc3(" + f"T={tok}".encode() + b"\xed\xa0\x80" + noise[100_000:]
+    data = (
+        noise[:100_000] + b"\xff\xfe\xc3(" + f"T={tok}".encode() + b"\xed\xa0\x80" + noise[100_000:]
+    )
     assert tok in {m.value for m in engine.scan(data)}
 
 

@@ -73,18 +73,24 @@ def test_git_history_first_commit_attribution(engine: Engine, tmp_path: Path) ->
     assert len(shas) == len(set(shas)), "every blob is scanned once"
     found, _ = _scan(engine, entries)
     assert len(found) == 1  # the renamed blob is the same object: one finding
-    blob = next(e.notes[0] for e in entries if isinstance(e, Item) and e.location == found[0].location)
+    blob = next(
+        e.notes[0] for e in entries if isinstance(e, Item) and e.location == found[0].location
+    )
     origin = git.attribute(repo, {blob.removeprefix("blob:")})[blob.removeprefix("blob:")]
     assert (origin.author, origin.path, origin.date[:10]) == ("mallory", "config.py", "2023-10-18")
 
 
-def test_cli_git_history_reports_first_commit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_git_history_reports_first_commit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from keyreaper.cli import main
 
     repo = tmp_path / "r"
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     tok = github_token(seed=8)
-    (repo / "deploy.sh").write_text(f"curl -H 'Authorization: token {tok}' https://api.github.com\n")
+    (repo / "deploy.sh").write_text(
+        f"curl -H 'Authorization: token {tok}' https://api.github.com\n"
+    )
     _commit(repo, "add", "eve", "2022-05-05T05:05:05+00:00")
     (repo / "deploy.sh").write_text("curl https://api.github.com\n")
     _commit(repo, "clean", "eve", "2022-06-06T06:06:06+00:00")
@@ -92,7 +98,12 @@ def test_cli_git_history_reports_first_commit(tmp_path: Path, capsys: pytest.Cap
     body = json.loads(capsys.readouterr().out)
     assert code == 1
     [f] = body["findings"]
-    assert (f["location"], f["author"], f["date"][:10], f["rule"]) == ("deploy.sh", "eve", "2022-05-05", "github-pat")
+    assert (f["location"], f["author"], f["date"][:10], f["rule"]) == (
+        "deploy.sh",
+        "eve",
+        "2022-05-05",
+        "github-pat",
+    )
     assert len(f["commit"]) == 40
 
 
@@ -116,7 +127,9 @@ def test_ten_level_nesting_reported_not_fatal(engine: Engine) -> None:
     for level in range(10):
         data = _zip({f"l{level}.zip" if level else "s.txt": data})
     sibling = Item("plain.txt", f"t={github_token(seed=11)}".encode())
-    found, scanner = _scan(engine, [*archives.expand(Item("n.zip", data), Limits(max_depth=6)), sibling])
+    found, scanner = _scan(
+        engine, [*archives.expand(Item("n.zip", data), Limits(max_depth=6)), sibling]
+    )
     assert [f.location for f in found] == ["plain.txt"]
     assert any("nested deeper than 6" in p.reason for p in scanner.problems)
 

@@ -48,7 +48,11 @@ class _Provider(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "application/json")
             self.end_headers()
             good = auth == f"Bearer {GOOD_SLACK}"
-            self.wfile.write(json.dumps({"ok": True, "team": "acme"} if good else {"ok": False, "error": "invalid_auth"}).encode())
+            self.wfile.write(
+                json.dumps(
+                    {"ok": True, "team": "acme"} if good else {"ok": False, "error": "invalid_auth"}
+                ).encode()
+            )
             return
         elif self.path == "/v1/balance":
             import base64
@@ -85,14 +89,31 @@ def moto() -> Iterator[str]:
         proc.wait(10)
 
 
-def _run(target: Path, *extra: str, capsys: pytest.CaptureFixture[str]) -> dict[str, dict[str, str]]:
+def _run(
+    target: Path, *extra: str, capsys: pytest.CaptureFixture[str]
+) -> dict[str, dict[str, str]]:
     capsys.readouterr()
-    main(["scan", "--format", "json", "--validate", "--validate-interval", "0", "--confirm-delay", "0.05", *extra, str(target)])
+    main(
+        [
+            "scan",
+            "--format",
+            "json",
+            "--validate",
+            "--validate-interval",
+            "0",
+            "--confirm-delay",
+            "0.05",
+            *extra,
+            str(target),
+        ]
+    )
     body = json.loads(capsys.readouterr().out)
     return {f["rule"] + ":" + f["hint"]: f for f in body["findings"]}
 
 
-def test_http_providers_live_and_dead(provider: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_http_providers_live_and_dead(
+    provider: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "a.sh").write_text(
         f"GOOD={GOOD_GH}\nBAD={BAD_GH}\n"
         f"curl -H 'Authorization: SSWS {GOOD_OKTA}' x\ncurl -H 'Authorization: SSWS {BAD_OKTA}' y\n"
@@ -110,19 +131,27 @@ def test_http_providers_live_and_dead(provider: str, tmp_path: Path, capsys: pyt
     assert all("refused twice" in f["evidence"] for f in found.values() if f["liveness"] == "DEAD")
 
 
-def test_network_error_is_unknown_not_dead(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_network_error_is_unknown_not_dead(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "a.env").write_text(f"T={GOOD_GH}\n")
-    [f] = _run(tmp_path, f"--endpoint=github=http://127.0.0.1:{free_port()}", capsys=capsys).values()
+    [f] = _run(
+        tmp_path, f"--endpoint=github=http://127.0.0.1:{free_port()}", capsys=capsys
+    ).values()
     assert f["liveness"] == "UNKNOWN" and "network" in f["evidence"]
 
 
-def test_okta_without_org_url_is_unknown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_okta_without_org_url_is_unknown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "a.sh").write_text(f"curl -H 'Authorization: SSWS {GOOD_OKTA}' x\n")
     [f] = _run(tmp_path, capsys=capsys).values()
     assert f["liveness"] == "UNKNOWN" and "--endpoint okta=URL" in f["evidence"]
 
 
-def test_aws_sts_against_moto(moto: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_aws_sts_against_moto(
+    moto: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import boto3
 
     iam = boto3.client("iam", endpoint_url=moto, region_name="us-east-1",
@@ -130,15 +159,23 @@ def test_aws_sts_against_moto(moto: str, tmp_path: Path, capsys: pytest.CaptureF
     iam.create_user(UserName="svc")
     key = iam.create_access_key(UserName="svc")["AccessKey"]
     bad_id, bad_secret = aws_pair(seed=35)
-    (tmp_path / "good.env").write_text(f"AWS_ACCESS_KEY_ID={key['AccessKeyId']}\nAWS_SECRET_ACCESS_KEY={key['SecretAccessKey']}\n")
-    (tmp_path / "bad.env").write_text(f"AWS_ACCESS_KEY_ID={bad_id}\nAWS_SECRET_ACCESS_KEY={bad_secret}\n")
+    (tmp_path / "good.env").write_text(
+        f"AWS_ACCESS_KEY_ID={key['AccessKeyId']}\nAWS_SECRET_ACCESS_KEY={key['SecretAccessKey']}\n"
+    )
+    (tmp_path / "bad.env").write_text(
+        f"AWS_ACCESS_KEY_ID={bad_id}\nAWS_SECRET_ACCESS_KEY={bad_secret}\n"
+    )
     found = _run(tmp_path, f"--endpoint=aws={moto}", capsys=capsys)
     by_file = {Path(f["location"]).name: f for f in found.values()}
-    assert by_file["good.env"]["liveness"] == "LIVE" and "user/svc" in by_file["good.env"]["evidence"]
+    assert (
+        by_file["good.env"]["liveness"] == "LIVE" and "user/svc" in by_file["good.env"]["evidence"]
+    )
     assert by_file["bad.env"]["liveness"] == "DEAD"
 
 
-def test_postgres_url_real_connection(postgres_server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+def test_postgres_url_real_connection(
+    postgres_server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
     good = postgres_server.dsn()
     bad = postgres_server.dsn(password="Wr0ngPassw0rdXyz")
     (tmp_path / "db.env").write_text(f"DATABASE_URL={good}\nOTHER_URL={bad}\n")

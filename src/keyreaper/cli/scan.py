@@ -27,7 +27,9 @@ from keyreaper.workspace import Workspace
 KEY_ENV = "KEYREAPER_SCAN_KEY"
 
 
-def _fingerprinter(ctx: typer.Context, need_workspace: bool) -> tuple[Fingerprinter, Workspace | None, str]:
+def _fingerprinter(
+    ctx: typer.Context, need_workspace: bool
+) -> tuple[Fingerprinter, Workspace | None, str]:
     st = state(ctx)
     try:
         ws = st.workspace()
@@ -58,7 +60,9 @@ def _endpoints(values: list[str]) -> dict[str, str]:
     return out_
 
 
-def _sources(targets: list[str], use_git: bool, gitignore: bool, limits: Limits, blobs: dict[str, str]) -> Iterator[Item | Problem]:
+def _sources(
+    targets: list[str], use_git: bool, gitignore: bool, limits: Limits, blobs: dict[str, str]
+) -> Iterator[Item | Problem]:
     for target in targets:
         if use_git and target != "-":
             for entry in git.items(Path(target), limits):
@@ -91,27 +95,69 @@ def register(app: typer.Typer) -> None:
     @app.command("scan")
     def scan_cmd(
         ctx: typer.Context,
-        targets: list[str] = typer.Argument(..., help="Files, folders, archives or git repositories; - for standard input."),
+        targets: list[str] = typer.Argument(
+            ..., help="Files, folders, archives or git repositories; - for standard input."
+        ),
         fmt: str = typer.Option("table", "--format", "-f", help="table, json or sarif."),
-        output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to this file."),
-        use_git: bool = typer.Option(False, "--git", help="Scan the full git history of each target repository."),
-        gitignore: bool = typer.Option(False, "--gitignore", help="Skip files git ignores (folders inside a git work tree)."),
-        baseline_file: Path | None = typer.Option(None, "--baseline", help="Report only findings whose fingerprint is not in this baseline."),
-        write_baseline: Path | None = typer.Option(None, "--write-baseline", help="Write all findings' fingerprints to this baseline file."),
-        validate: bool = typer.Option(False, "--validate", help="Ask providers whether found secrets work (network calls; off by default)."),
-        endpoint: list[str] = typer.Option([], "--endpoint", help="Override a validator base URL: NAME=URL (repeatable)."),
-        validate_interval: float = typer.Option(0.5, "--validate-interval", help="Minimum seconds between calls to one provider."),
-        confirm_delay: float = typer.Option(2.0, "--confirm-delay", help="Seconds between the two refusals that make DEAD."),
-        into_workspace: bool = typer.Option(False, "--into-workspace", help="Record findings as an exposure and unknown secrets as orphan credentials."),
-        exposure: str = typer.Option("", "--exposure", help="Exposure name for --into-workspace (default scan-<time>)."),
-        rules_file: list[Path] = typer.Option([], "--rules", help="Extra rules file (TOML); repeatable."),
+        output: Path | None = typer.Option(
+            None, "--output", "-o", help="Write the report to this file."
+        ),
+        use_git: bool = typer.Option(
+            False, "--git", help="Scan the full git history of each target repository."
+        ),
+        gitignore: bool = typer.Option(
+            False, "--gitignore", help="Skip files git ignores (folders inside a git work tree)."
+        ),
+        baseline_file: Path | None = typer.Option(
+            None,
+            "--baseline",
+            help="Report only findings whose fingerprint is not in this baseline.",
+        ),
+        write_baseline: Path | None = typer.Option(
+            None, "--write-baseline", help="Write all findings' fingerprints to this baseline file."
+        ),
+        validate: bool = typer.Option(
+            False,
+            "--validate",
+            help="Ask providers whether found secrets work (network calls; off by default).",
+        ),
+        endpoint: list[str] = typer.Option(
+            [], "--endpoint", help="Override a validator base URL: NAME=URL (repeatable)."
+        ),
+        validate_interval: float = typer.Option(
+            0.5, "--validate-interval", help="Minimum seconds between calls to one provider."
+        ),
+        confirm_delay: float = typer.Option(
+            2.0, "--confirm-delay", help="Seconds between the two refusals that make DEAD."
+        ),
+        into_workspace: bool = typer.Option(
+            False,
+            "--into-workspace",
+            help="Record findings as an exposure and unknown secrets as orphan credentials.",
+        ),
+        exposure: str = typer.Option(
+            "", "--exposure", help="Exposure name for --into-workspace (default scan-<time>)."
+        ),
+        rules_file: list[Path] = typer.Option(
+            [], "--rules", help="Extra rules file (TOML); repeatable."
+        ),
         max_depth: int = typer.Option(6, "--max-depth", help="Archive nesting depth."),
-        decode_depth: int = typer.Option(3, "--decode-depth", help="Nested decoding depth (base64 in URL-encoding ...)."),
-        item_seconds: float = typer.Option(20.0, "--item-timeout", help="Seconds per item before it is reported partly scanned."),
+        decode_depth: int = typer.Option(
+            3, "--decode-depth", help="Nested decoding depth (base64 in URL-encoding ...)."
+        ),
+        item_seconds: float = typer.Option(
+            20.0, "--item-timeout", help="Seconds per item before it is reported partly scanned."
+        ),
         max_item_mb: int = typer.Option(256, "--max-item-mb", help="Bytes read per item, in MiB."),
-        progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on a terminal."),
-        pure_re: bool = typer.Option(False, "--pure-re", hidden=True, help="Force the pure-re engine (testing)."),
-        exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when there are new findings."),
+        progress: bool = typer.Option(
+            True, "--progress/--no-progress", help="Progress bar on a terminal."
+        ),
+        pure_re: bool = typer.Option(
+            False, "--pure-re", hidden=True, help="Force the pure-re engine (testing)."
+        ),
+        exit_zero: bool = typer.Option(
+            False, "--exit-zero", help="Exit 0 even when there are new findings."
+        ),
     ) -> int:
         """Scan for secrets. Exit 0: no new findings; 1: new findings; 2: bad usage or input."""
         if fmt not in ("table", "json", "sarif"):
@@ -130,7 +176,9 @@ def register(app: typer.Typer) -> None:
         blobs: dict[str, str] = {}
         with bar if bar is not None else nullcontext():
             task = bar.add_task("scan", total=None) if bar is not None else None
-            tick = (lambda n: bar.advance(task, n)) if bar is not None and task is not None else None
+            tick = (
+                (lambda n: bar.advance(task, n)) if bar is not None and task is not None else None
+            )
             scanner = Scanner(engine, fp, limits, keep_secrets=validate, progress=tick)
             findings = list(scanner.run(_sources(targets, use_git, gitignore, limits, blobs)))
         if use_git:
@@ -154,14 +202,20 @@ def register(app: typer.Typer) -> None:
         new = findings
         if baseline_file is not None:
             if ws is None and not os.environ.get(KEY_ENV):
-                raise KeyreaperError("--baseline needs a workspace or KEYREAPER_SCAN_KEY: one-off keys never match")
+                raise KeyreaperError(
+                    "--baseline needs a workspace or KEYREAPER_SCAN_KEY: one-off keys never match"
+                )
             known = baseline.load(baseline_file, fp)
             new = [f for f in findings if f.fingerprint not in known]
             notes.append(f"{len(findings) - len(new)} finding(s) already in the baseline")
         if into_workspace and ws is not None:
-            name = exposure or "scan-" + __import__("datetime").datetime.now().strftime("%Y%m%dT%H%M%S")
+            name = exposure or "scan-" + __import__("datetime").datetime.now().strftime(
+                "%Y%m%dT%H%M%S"
+            )
             counts = intake.record(ws, name, new, "keyreaper scan " + " ".join(targets))
-            notes.append(f"exposure {name}: {counts['items']} items, {counts['matched']} matched, {counts['orphans']} orphan(s)")
+            notes.append(
+                f"exposure {name}: {counts['items']} items, {counts['matched']} matched, {counts['orphans']} orphan(s)"
+            )
         st = scanner.stats
         meta: dict[str, Any] = {"engine": engine.backend, "rules": len(rule_list), "items": st.items,
                                 "bytes": st.bytes, "seconds": round(st.seconds, 3), "notes": notes}  # fmt: skip
@@ -175,7 +229,9 @@ def register(app: typer.Typer) -> None:
             else:
                 from rich.console import Console
 
-                report.as_table(new, scanner.problems, meta, Console(file=sink, soft_wrap=True) if sink else out)
+                report.as_table(
+                    new, scanner.problems, meta, Console(file=sink, soft_wrap=True) if sink else out
+                )
         finally:
             if sink:
                 sink.close()

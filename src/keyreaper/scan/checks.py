@@ -31,9 +31,39 @@ _PLACEHOLDER_RE = re.compile(
 )
 # Values that are words a human typed in a template, not secrets.
 _WEAK = frozenset(
-    "password pass passwd pwd secret token changeme admin root user username test testing "
-    "default none null true false undefined pa55word p@ssw0rd password1 password123 "
-    "letmein qwerty hunter2 abc123 foobar mypassword dbpassword secretkey".split()
+    [
+        "password",
+        "pass",
+        "passwd",
+        "pwd",
+        "secret",
+        "token",
+        "changeme",
+        "admin",
+        "root",
+        "user",
+        "username",
+        "test",
+        "testing",
+        "default",
+        "none",
+        "null",
+        "true",
+        "false",
+        "undefined",
+        "pa55word",
+        "p@ssw0rd",
+        "password1",
+        "password123",
+        "letmein",
+        "qwerty",
+        "hunter2",
+        "abc123",
+        "foobar",
+        "mypassword",
+        "dbpassword",
+        "secretkey",
+    ]
 )
 _GENERIC_WORDS = re.compile(
     r"test|fake|sample|mock|example|dummy|secret|password|token|key|bearer|string|value|"

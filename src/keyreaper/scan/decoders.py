@@ -141,7 +141,9 @@ def _qp(data: bytes, hits: list[tuple[int, int]]) -> Iterator[View]:
 _DECODERS = {"base64": _base64, "url": _url, "json": _json, "quoted-printable": _qp}
 
 
-def views(data: bytes, triggers: dict[str, list[tuple[int, int]]], budget: Budget) -> Iterator[View]:
+def views(
+    data: bytes, triggers: dict[str, list[tuple[int, int]]], budget: Budget
+) -> Iterator[View]:
     count = 0
     for name, hits in triggers.items():
         for view in _DECODERS[name](data, hits):

@@ -11,26 +11,25 @@ trigger patterns in the same database, decoded, and scanned again, nested to a d
 from __future__ import annotations
 
 import bisect
-import hashlib
-import os
+import contextlib
 import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
-from keyreaper.scan import checks, decoders
-from keyreaper.scan.rules import SEP, Rule
+from keyreaper.scan import checks, decoders, prefilter
+from keyreaper.scan.rules import Rule
 
+_hs: Any
 try:  # pragma: no cover - the fallback path is exercised by forcing it in tests
     import hyperscan as _hs
 except ImportError:  # pragma: no cover
     _hs = None
 
 MAX_HITS = 200_000  # prefilter hits per buffer before the item is marked partial
-_TAIL = 256  # bytes after a hit the exact regex may still need (lookaheads, suffixes)
+_TAIL = prefilter.TAIL
 _KEYWORD_FORWARD = 4000  # after a bare keyword hit, the rest of the rule may follow
-_SPLIT_FORWARD = 1500  # after a key name, the separator and the value
 _CUT_BACK = 256  # before the end of a cut prefilter's hit: the rest of its literal prefix
 
 
@@ -83,12 +82,17 @@ class Engine:
     def _compile(self) -> object:
         assert _hs is not None
         base = _hs.HS_FLAG_DOTALL | _hs.HS_FLAG_ALLOWEMPTY | _hs.HS_FLAG_PREFILTER
-        plans = [_hs_pattern(r.pattern) if r.prefilter != "keywords" else _NO_PLAN for r in self.rules]
+        plans = [
+            prefilter.hs_pattern(r.pattern) if r.prefilter != "keywords" else prefilter.NO_PLAN
+            for r in self.rules
+        ]
         try:
             return self._build(plans, base)
         except _hs.error:
             # Find the expressions Hyperscan refuses, one by one, and use keywords for them.
-            plans = [p if p[0] and _compiles(p[0], base) else _NO_PLAN for p in plans]
+            plans = [
+                p if p[0] and prefilter.compiles(p[0], base) else prefilter.NO_PLAN for p in plans
+            ]
             return self._build(plans, base)
 
     def _build(self, plans: list[tuple[bytes, int, int, int]], base: int) -> object:
@@ -97,7 +101,9 @@ class Engine:
         flags: list[int] = []
         self._targets = []
         self.keyword_rules = []
-        for i, (rule, (expr, forward, min_w, max_w)) in enumerate(zip(self.rules, plans, strict=True)):
+        for i, (rule, (expr, forward, min_w, max_w)) in enumerate(
+            zip(self.rules, plans, strict=True)
+        ):
             if expr:
                 exprs.append(expr)
                 flags.append(base)
@@ -108,14 +114,14 @@ class Engine:
                 continue
             self.keyword_rules.append(rule.id)
             for kw in rule.keywords:
-                exprs.append(_literal(kw))
+                exprs.append(prefilter.literal(kw))
                 flags.append(_hs.HS_FLAG_CASELESS)
                 self._targets.append(_Target("rule", i, max(_KEYWORD_FORWARD, rule.window)))
         for name, expr in decoders.TRIGGERS:
             exprs.append(expr)
             flags.append(_hs.HS_FLAG_SOM_LEFTMOST | _hs.HS_FLAG_CASELESS)
             self._targets.append(_Target(name, -1))
-        return _cached_db(exprs, flags)
+        return prefilter.cached_db(exprs, flags)
 
     # -- scanning ----------------------------------------------------------------------
     def scan(self, data: bytes, budget: Budget | None = None, depth: int = 0) -> list[RawMatch]:
@@ -168,10 +174,9 @@ class Engine:
             hits.append((tid, start, end))
             return len(hits) >= MAX_HITS
 
-        try:
+        # returning True from the callback stops the scan with ScanTerminated: too many hits
+        with contextlib.suppress(_hs.ScanTerminated):
             self._db.scan(data, match_event_handler=on_match)  # type: ignore[attr-defined]
-        except _hs.ScanTerminated:  # type: ignore[union-attr]
-            pass  # we stopped it: too many hits
         if len(hits) >= MAX_HITS:
             budget.partial.append(f"more than {MAX_HITS} candidate regions; rest skipped")
         return hits
@@ -284,208 +289,6 @@ def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             merged.append((s, e))
     return merged
-
-
-_NO_PLAN = (b"", 0, 0, -1)
-
-
-def _hs_pattern(pattern: str) -> tuple[bytes, int, int, int]:
-    """The prefilter expression for Hyperscan and how far past its hits the secret may end.
-
-    A key-name/separator/value rule is cut at the separator: Hyperscan finds the key name and
-    the exact regex looks further ahead (the separator compiles slowly and adds nothing as a
-    filter). A cut inside a top-level alternation would lose branches: keywords then."""
-    forward = _TAIL
-    full = pattern
-    if SEP in pattern:
-        if _top_level_alternation(pattern):
-            return _NO_PLAN
-        pattern = pattern[: pattern.index(SEP)]
-        forward = _SPLIT_FORWARD
-    cut = "" if _top_level_alternation(pattern) else _cut_at_long_repeat(pattern)
-    if cut:
-        pattern, forward = cut, max(forward, _SPLIT_FORWARD)
-    # Hyperscan has no named groups; plain groups mean the same to it.
-    expr = re.sub(r"\(\?P<[a-z0-9_]+>", "(", pattern)
-    min_w, max_w = 0, -1
-    if pattern != full:
-        min_w, max_w = _width(expr)
-    return expr.encode(), forward, min_w, max_w
-
-
-def _width(expr: str) -> tuple[int, int]:
-    """Shortest and longest text a prefilter expression matches; (0, -1) if unbounded."""
-    # Whitespace runs are counted as at most 16 characters: an assignment with more spaces
-    # than that around its `=` is not one a person wrote.
-    bounded = re.sub(r"(?<!\\)\*", "{0,16}", re.sub(r"(?<![\\])\+(?![?])", "{1,16}", expr))
-    try:
-        lo, hi = re._parser.parse(bounded).getwidth()  # type: ignore[attr-defined]
-    except (re.error, AttributeError):
-        return 0, -1
-    return (int(lo), int(hi)) if hi < 4096 else (0, -1)
-
-
-_LONG_REPEAT = re.compile(r"\{(\d+)(,(\d*))?\}|[+*]")
-
-
-def _cut_at_long_repeat(pattern: str) -> str:
-    """The pattern up to its first long run of a character class (`[A-Za-z0-9]{36}`), with
-    open groups closed; '' when that would not be a superset (an alternation or a quantified
-    group is open) or too little literal text is left to filter on.
-
-    Hyperscan reports every end offset of a run, so a 300-character token run would call
-    back 300 times; cut there, it calls back once per prefix and the exact regex reads on."""
-    stack: list[int] = []  # start index of each open group
-    literals = 0
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        atom_end = i + 1
-        if c == "\\":
-            atom_end = i + 2
-            literals += pattern[i + 1 : i + 2] in "-./:_@"
-        elif c == "[":
-            j = i + 1 + (pattern[i + 1 : i + 2] == "^")
-            j += pattern[j : j + 1] == "]"
-            while j < n and pattern[j] != "]":
-                j += 2 if pattern[j] == "\\" else 1
-            atom_end = j + 1
-            m = _LONG_REPEAT.match(pattern, atom_end)
-            if m and (m.group(0) in "+*" or int(m.group(3) or m.group(1) or 0) >= 12 or m.group(2) == ","):
-                safe = not any(_alternates(pattern, g) or _quantified(pattern, g) for g in stack)
-                cut = pattern[:i] + ")" * len(stack)
-                if safe and literals >= 3 and _selective(cut):
-                    return cut
-        elif c == "(":
-            stack.append(i)
-        elif c == ")":
-            if stack:
-                stack.pop()
-        elif c == "|":
-            if not stack:
-                return ""
-        elif c.isalnum() or c in "-_:=":
-            literals += 1
-        i = atom_end
-    return ""
-
-
-def _group_end(pattern: str, start: int) -> int:
-    depth, i, in_class = 0, start, False
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return len(pattern)
-
-
-def _alternates(pattern: str, start: int) -> bool:
-    """Whether the group opening at `start` has a | of its own."""
-    inner = pattern[start + 1 : _group_end(pattern, start)]
-    inner = re.sub(r"^\?(?:P<[^>]+>|[:=!]|<[=!]|[a-zA-Z]+:)", "", inner)
-    return _top_level_alternation(inner)
-
-
-_PROBES = ("", "a", "x = 1\n", "hello world\n", "    return self._value\n", "key = value\n")
-
-
-def _selective(expr: str) -> bool:
-    """A cut prefilter must still need something specific: no match on ordinary text."""
-    try:
-        rx = re.compile(re.sub(r"\(\?P<[a-z0-9_]+>", "(", expr))
-    except re.error:
-        return False
-    return not any(rx.search(p) for p in _PROBES)
-
-
-def _quantified(pattern: str, start: int) -> bool:
-    end = _group_end(pattern, start)
-    return pattern[end + 1 : end + 2] in ("?", "*", "+", "{")
-
-
-def _top_level_alternation(pattern: str) -> bool:
-    depth, i, in_class = 0, 0, False
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-            if pattern[i + 1 : i + 2] == "]":
-                i += 1
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "|" and depth == 0:
-            return True
-        i += 1
-    return False
-
-
-def _cache_dir() -> Path:
-    root = os.environ.get("KEYREAPER_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "keyreaper"
-    )
-    return Path(root)
-
-
-def _cached_db(exprs: list[bytes], flags: list[int]) -> object:
-    """Compiling ~250 expressions takes seconds; the compiled database is cached on disk,
-    keyed by a hash of the expressions, flags and the Hyperscan version."""
-    assert _hs is not None
-    key = hashlib.sha256(repr((exprs, flags, _hs.__version__)).encode()).hexdigest()[:32]
-    path = _cache_dir() / f"hs-{key}.db"
-    try:
-        db = _hs.loadb(path.read_bytes(), _hs.HS_MODE_BLOCK)
-        db.scratch = _hs.Scratch(db)  # a loaded database comes without one
-        return db
-    except (OSError, _hs.error, ValueError, TypeError):
-        pass
-    db = _hs.Database()
-    db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(_hs.dumpb(db))
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only home only costs the compile next time
-    return db
-
-
-def _literal(keyword: str) -> bytes:
-    return re.escape(keyword).encode()
-
-
-_compile_cache: dict[bytes, bool] = {}
-
-
-def _compiles(expr: bytes, flags: int) -> bool:
-    assert _hs is not None
-    if expr not in _compile_cache:
-        try:
-            db = _hs.Database()
-            db.compile(expressions=[expr], ids=[0], elements=1, flags=[flags])
-            _compile_cache[expr] = True
-        except _hs.error:
-            _compile_cache[expr] = False
-    return _compile_cache[expr]
 
 
 LineIndex = Callable[[int], int]

@@ -19,7 +19,10 @@ from keyreaper.workspace import Workspace
 def credential_kind(rule: str, provider: str) -> str:
     """The inventory's kind for a rule's secret (domain.model KINDS)."""
     table = [
-        (("aws-secret", "aws-session", "storage-account", "spaces-key", "shared-access"), "access_key"),
+        (
+            ("aws-secret", "aws-session", "storage-account", "spaces-key", "shared-access"),
+            "access_key",
+        ),
         (("private-key-openssh", "private-key-putty"), "ssh_key"),
         (("private-key",), "certificate"),
         (("webhook",), "webhook_secret"),
@@ -35,7 +38,9 @@ def credential_kind(rule: str, provider: str) -> str:
     return "api_token"
 
 
-def record(ws: Workspace, name: str, findings: Sequence[ScanFinding], description: str) -> dict[str, int]:
+def record(
+    ws: Workspace, name: str, findings: Sequence[ScanFinding], description: str
+) -> dict[str, int]:
     now = datetime.now(UTC).isoformat(timespec="seconds")
     secrets = [f for f in findings if f.kind != "identifier"]
     dates = sorted(f.date for f in secrets if f.date)

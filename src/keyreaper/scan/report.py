@@ -17,7 +17,9 @@ from keyreaper.scan.rules import Rule
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
-def summary(findings: Sequence[ScanFinding], problems: Sequence[Unscannable], meta: dict[str, Any]) -> dict[str, Any]:
+def summary(
+    findings: Sequence[ScanFinding], problems: Sequence[Unscannable], meta: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "findings": len(findings),
         "new": sum(1 for f in findings if f.evidence != "baseline"),
@@ -26,7 +28,12 @@ def summary(findings: Sequence[ScanFinding], problems: Sequence[Unscannable], me
     }
 
 
-def as_json(findings: Sequence[ScanFinding], problems: Sequence[Unscannable], meta: dict[str, Any], out: IO[str]) -> None:
+def as_json(
+    findings: Sequence[ScanFinding],
+    problems: Sequence[Unscannable],
+    meta: dict[str, Any],
+    out: IO[str],
+) -> None:
     body = {
         "summary": summary(findings, problems, meta),
         "findings": [f.to_dict() for f in findings],
@@ -36,7 +43,12 @@ def as_json(findings: Sequence[ScanFinding], problems: Sequence[Unscannable], me
     out.write("\n")
 
 
-def as_table(findings: Sequence[ScanFinding], problems: Sequence[Unscannable], meta: dict[str, Any], console: Console) -> None:
+def as_table(
+    findings: Sequence[ScanFinding],
+    problems: Sequence[Unscannable],
+    meta: dict[str, Any],
+    console: Console,
+) -> None:
     if findings:
         table = Table(title=f"{len(findings)} finding(s)", header_style="bold")
         for col in ("rule", "location", "line", "label", "hint", "fingerprint", "liveness"):
@@ -62,7 +74,13 @@ def _level(f: ScanFinding) -> str:
     return "note" if f.kind == "identifier" else "warning"
 
 
-def as_sarif(findings: Sequence[ScanFinding], problems: Sequence[Unscannable], rules: Sequence[Rule], meta: dict[str, Any], out: IO[str]) -> None:
+def as_sarif(
+    findings: Sequence[ScanFinding],
+    problems: Sequence[Unscannable],
+    rules: Sequence[Rule],
+    meta: dict[str, Any],
+    out: IO[str],
+) -> None:
     used = sorted({f.rule for f in findings})
     index = {rid: i for i, rid in enumerate(used)}
     by_id = {r.id: r for r in rules}

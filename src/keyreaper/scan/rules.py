@@ -139,6 +139,8 @@ def load(extra: Iterable[Path] = (), builtin: bool = True) -> list[Rule]:
     seen: dict[str, str] = {}
     for rule in rules:
         if rule.id in seen:
-            raise InputError(Location(rule.source), f"rule id {rule.id} also defined in {seen[rule.id]}")
+            raise InputError(
+                Location(rule.source), f"rule id {rule.id} also defined in {seen[rule.id]}"
+            )
         seen[rule.id] = rule.source
     return rules

@@ -59,7 +59,9 @@ class Scanner:
             if note.startswith("truncated"):
                 self._problem(item.location, note)
         if budget.partial:
-            self._problem(item.location, "partly scanned: " + "; ".join(sorted(set(budget.partial))))
+            self._problem(
+                item.location, "partly scanned: " + "; ".join(sorted(set(budget.partial)))
+            )
         return self._findings(item, matches)
 
     def _problem(self, location: str, reason: str) -> None:

@@ -83,7 +83,9 @@ class Validator:
         self._wait(name)
         second = call()
         if second.liveness == DEAD and second.refused:
-            return Verdict(DEAD, f"{second.evidence} (refused twice, {self.confirm_delay:g}s apart)", True)
+            return Verdict(
+                DEAD, f"{second.evidence} (refused twice, {self.confirm_delay:g}s apart)", True
+            )
         return Verdict(UNKNOWN, f"refused once, then: {second.evidence}")
 
     def http(self, name: str, method: str, path: str, **kw: Any) -> httpx.Response | Verdict:
@@ -96,7 +98,9 @@ class Validator:
             return Verdict(UNKNOWN, f"{name}: {type(exc).__name__} (network, not a refusal)")
 
 
-def _status(name: str, resp: httpx.Response | Verdict, live: Callable[[httpx.Response], str]) -> Verdict:
+def _status(
+    name: str, resp: httpx.Response | Verdict, live: Callable[[httpx.Response], str]
+) -> Verdict:
     if isinstance(resp, Verdict):
         return resp
     if resp.status_code in (401, 403):
@@ -122,7 +126,12 @@ def _github(v: Validator, f: ScanFinding, s: Secret) -> Verdict:
 
 
 def _gitlab(v: Validator, f: ScanFinding, s: Secret) -> Verdict:
-    r = v.http("gitlab", "GET", "/api/v4/personal_access_tokens/self", headers={"PRIVATE-TOKEN": s.reveal()})
+    r = v.http(
+        "gitlab",
+        "GET",
+        "/api/v4/personal_access_tokens/self",
+        headers={"PRIVATE-TOKEN": s.reveal()},
+    )
     return _status("GitLab", r, lambda x: "token " + _field(x, "name"))
 
 
@@ -133,13 +142,24 @@ def _slack(v: Validator, f: ScanFinding, s: Secret) -> Verdict:
     body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
     if body.get("ok") is True:
         return Verdict(LIVE, f"Slack auth.test ok: team {str(body.get('team', ''))[:40]}")
-    if body.get("error") in ("invalid_auth", "account_inactive", "token_revoked", "token_expired", "not_authed"):
+    if body.get("error") in (
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "not_authed",
+    ):
         return Verdict(DEAD, f"Slack auth.test: {body['error']}", True)
     return Verdict(UNKNOWN, f"Slack auth.test: {str(body.get('error', 'unexpected answer'))[:40]}")
 
 
 def _okta(v: Validator, f: ScanFinding, s: Secret) -> Verdict:
-    r = v.http("okta", "GET", "/api/v1/users/me", headers={"Authorization": f"SSWS {s.reveal()}", "Accept": "application/json"})
+    r = v.http(
+        "okta",
+        "GET",
+        "/api/v1/users/me",
+        headers={"Authorization": f"SSWS {s.reveal()}", "Accept": "application/json"},
+    )
     return _status("Okta", r, lambda x: "user " + _field(x, "profile", "login"))
 
 
@@ -154,7 +174,12 @@ def _atlassian(v: Validator, f: ScanFinding, s: Secret) -> Verdict:
 def _cloudflare(v: Validator, f: ScanFinding, s: Secret) -> Verdict:
     if f.rule in ("cloudflare-global-api-key", "cloudflare-x-auth-key"):
         return Verdict(UNKNOWN, "a global API key needs its account email; not probed")
-    r = v.http("cloudflare", "GET", "/user/tokens/verify", headers={"Authorization": f"Bearer {s.reveal()}"})
+    r = v.http(
+        "cloudflare",
+        "GET",
+        "/user/tokens/verify",
+        headers={"Authorization": f"Bearer {s.reveal()}"},
+    )
     return _status("Cloudflare", r, lambda x: "token status " + _field(x, "result", "status"))
 
 
@@ -181,7 +206,12 @@ def _aws(v: Validator, f: ScanFinding, s: Secret) -> Verdict:
         who = sts.get_caller_identity()
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("InvalidClientTokenId", "SignatureDoesNotMatch", "AccessDenied", "ExpiredToken"):
+        if code in (
+            "InvalidClientTokenId",
+            "SignatureDoesNotMatch",
+            "AccessDenied",
+            "ExpiredToken",
+        ):
             return Verdict(DEAD, f"AWS STS: {code}", True)
         return Verdict(UNKNOWN, f"AWS STS: {code or 'error'}")
     except BotoCoreError as exc:
@@ -193,7 +223,11 @@ def _database(v: Validator, f: ScanFinding, s: Secret) -> Verdict:
     url = f.connect.reveal() if f.connect is not None else ""
     scheme = urlsplit(url).scheme.split("+")[0].lower()
     if scheme in ("postgres", "postgresql"):
-        return _postgres(url.replace("postgresql+psycopg2", "postgresql").replace("postgresql+psycopg", "postgresql"))
+        return _postgres(
+            url.replace("postgresql+psycopg2", "postgresql").replace(
+                "postgresql+psycopg", "postgresql"
+            )
+        )
     if scheme in ("redis", "rediss"):
         return _redis(url)
     return Verdict(UNKNOWN, f"no driver to test {scheme or 'this'} URLs")

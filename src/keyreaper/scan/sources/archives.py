@@ -9,6 +9,7 @@ members, and nesting deeper than the limit.
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import stat
 import struct
@@ -17,6 +18,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import IO
 
 from keyreaper.scan.items import Item, Limits, Problem
 from keyreaper.scan.sources import labels
@@ -51,7 +53,9 @@ def unsafe_name(name: str) -> str:
     return ""
 
 
-def expand(item: Item, limits: Limits, depth: int = 0, budget: _Budget | None = None) -> Iterator[Item | Problem]:
+def expand(
+    item: Item, limits: Limits, depth: int = 0, budget: _Budget | None = None
+) -> Iterator[Item | Problem]:
     """Yield the scannable members of an archive item (recursively), or the item itself."""
     budget = budget or _Budget()
     what = kind(item.data)
@@ -59,7 +63,9 @@ def expand(item: Item, limits: Limits, depth: int = 0, budget: _Budget | None = 
         yield item
         return
     if depth >= limits.max_depth:
-        yield Problem(item.location, f"archive nested deeper than {limits.max_depth} levels; not opened")
+        yield Problem(
+            item.location, f"archive nested deeper than {limits.max_depth} levels; not opened"
+        )
         return
     members = {"zip": _zip, "tar": _tar, "gzip": _gzip}[what]
     try:
@@ -81,10 +87,10 @@ def _child(item: Item, name: str, data: bytes, date: str = "") -> Item:
     return child
 
 
-def _read_bounded(stream: io.BufferedIOBase | object, limit: int) -> tuple[bytes, bool]:
+def _read_bounded(stream: IO[bytes], limit: int) -> tuple[bytes, bool]:
     buf = bytearray()
     while len(buf) <= limit:
-        chunk = stream.read(_CHUNK)  # type: ignore[attr-defined]
+        chunk = stream.read(_CHUNK)
         if not chunk:
             return bytes(buf), False
         buf += chunk
@@ -100,14 +106,16 @@ def _zip_overlaps(zf: zipfile.ZipFile, raw: bytes) -> bool:
         name_len, extra_len = struct.unpack("<HH", raw[off + 26 : off + 30])
         spans.append((off, off + 30 + name_len + extra_len + info.compress_size))
     spans.sort()
-    return any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False))
+    return any(b[0] < a[1] for a, b in itertools.pairwise(spans))
 
 
 def _zip(item: Item, limits: Limits, budget: _Budget) -> Iterator[Item | Problem]:
     zf = zipfile.ZipFile(io.BytesIO(item.data))
     infos = zf.infolist()
     if len(infos) > limits.max_entries:
-        yield Problem(item.location, f"zip has {len(infos)} entries (limit {limits.max_entries}); not opened")
+        yield Problem(
+            item.location, f"zip has {len(infos)} entries (limit {limits.max_entries}); not opened"
+        )
         return
     if _zip_overlaps(zf, item.data):
         yield Problem(item.location, "zip entries overlap (a zip bomb); not opened")
@@ -127,7 +135,12 @@ def _zip(item: Item, limits: Limits, budget: _Budget) -> Iterator[Item | Problem
             reason = "symbolic link"
         if info.flag_bits & 0x1:
             reason = "encrypted member"
-        if not reason and info.compress_size and info.file_size / info.compress_size > limits.max_ratio and info.file_size > _CHUNK:
+        if (
+            not reason
+            and info.compress_size
+            and info.file_size / info.compress_size > limits.max_ratio
+            and info.file_size > _CHUNK
+        ):
             reason = f"compression ratio {info.file_size // max(info.compress_size, 1)}:1 above {limits.max_ratio}:1"
         if reason:
             yield Problem(where, reason + "; skipped")
@@ -136,9 +149,12 @@ def _zip(item: Item, limits: Limits, budget: _Budget) -> Iterator[Item | Problem
             data, cut = _read_bounded(fh, limits.max_item_bytes)
         budget.expanded += len(data)
         if budget.expanded > limits.max_expanded:
-            yield Problem(item.location, f"expanded more than {limits.max_expanded} bytes; rest skipped")
+            yield Problem(
+                item.location, f"expanded more than {limits.max_expanded} bytes; rest skipped"
+            )
             return
-        date = "%04d-%02d-%02dT%02d:%02d:%02d" % info.date_time
+        y, mo, d, h, mi, sec = info.date_time
+        date = f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{sec:02d}"
         child = _child(item, info.filename, data, date)
         m = re.match(r"(?:.*/)?attachments/(\d+)/(\d+)(?:/|$)", info.filename)
         if m and (pages or attachments):
@@ -154,7 +170,9 @@ def _tar(item: Item, limits: Limits, budget: _Budget) -> Iterator[Item | Problem
     with tarfile.open(fileobj=io.BytesIO(item.data), mode="r:*") as tf:
         for count, member in enumerate(tf):
             if count >= limits.max_entries:
-                yield Problem(item.location, f"more than {limits.max_entries} tar members; rest skipped")
+                yield Problem(
+                    item.location, f"more than {limits.max_entries} tar members; rest skipped"
+                )
                 return
             where = f"{item.location}!{member.name}"
             if member.isdir():
@@ -173,7 +191,9 @@ def _tar(item: Item, limits: Limits, budget: _Budget) -> Iterator[Item | Problem
             data, cut = _read_bounded(fh, limits.max_item_bytes)
             budget.expanded += len(data)
             if budget.expanded > limits.max_expanded:
-                yield Problem(item.location, f"expanded more than {limits.max_expanded} bytes; rest skipped")
+                yield Problem(
+                    item.location, f"expanded more than {limits.max_expanded} bytes; rest skipped"
+                )
                 return
             child = _child(item, member.name, data)
             if cut:

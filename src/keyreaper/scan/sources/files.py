@@ -56,7 +56,9 @@ def walk(root: Path, gitignore: bool) -> Iterator[Path | Problem]:
             yield from (p for p in listed if p.is_file() and not p.is_symlink())
             return
     for folder, dirs, files in os.walk(root, onerror=None):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not os.path.islink(os.path.join(folder, d)))
+        dirs[:] = sorted(
+            d for d in dirs if d not in _SKIP_DIRS and not os.path.islink(os.path.join(folder, d))
+        )
         for name in sorted(files):
             path = Path(folder, name)
             if path.is_symlink():

@@ -96,7 +96,7 @@ def attribute(repo: Path, wanted: set[str]) -> dict[str, Origin]:
     for raw in proc.stdout:
         line = raw.decode("utf-8", "surrogateescape").rstrip("\n")
         if line.startswith("\x01"):
-            commit, author, date = (line[1:].split("\x00") + ["", ""])[:3]
+            commit, author, date = ([*line[1:].split("\x00"), "", ""])[:3]
         elif line.startswith(":"):
             meta, _, path = line.partition("\t")
             parts = meta.split()

@@ -99,7 +99,9 @@ def confluence_html(data: bytes) -> Labeler:
 
 _OBJ = re.compile(rb'<object class="([A-Za-z]+)"[^>]*>\s*<id name="id"[^>]*>(\d+)</id>')
 _TITLE = re.compile(rb'<property name="title"><!\[CDATA\[(.*?)\]\]></property>', re.DOTALL)
-_CONTENT = re.compile(rb'<property name="(?:content|containerContent)"[^>]*>\s*<id name="id">(\d+)</id>')
+_CONTENT = re.compile(
+    rb'<property name="(?:content|containerContent)"[^>]*>\s*<id name="id">(\d+)</id>'
+)
 _DATE = re.compile(rb'<property name="lastModificationDate">([0-9: .-]+)</property>')
 
 
@@ -139,7 +141,10 @@ def confluence_entities(data: bytes) -> tuple[Labeler, dict[str, str], dict[str,
 
 
 def confluence_date(data: bytes) -> str:
-    m = re.search(rb"last (?:modified|updated)(?: by .{0,80}?)? on ([A-Z][a-z]{2} \d{1,2}, \d{4})", data[:200000])
+    m = re.search(
+        rb"last (?:modified|updated)(?: by .{0,80}?)? on ([A-Z][a-z]{2} \d{1,2}, \d{4})",
+        data[:200000],
+    )
     if not m:
         return ""
     try:
