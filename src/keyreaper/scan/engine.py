@@ -119,7 +119,8 @@ class Engine:
                 self._targets.append(_Target("rule", i, max(_KEYWORD_FORWARD, rule.window)))
         for name, expr in decoders.TRIGGERS:
             exprs.append(expr)
-            flags.append(_hs.HS_FLAG_SOM_LEFTMOST | _hs.HS_FLAG_CASELESS)
+            som = 0 if name == "base64" else _hs.HS_FLAG_SOM_LEFTMOST
+            flags.append(som | _hs.HS_FLAG_CASELESS)
             self._targets.append(_Target(name, -1))
         return prefilter.cached_db(exprs, flags)
 

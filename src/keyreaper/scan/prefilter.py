@@ -23,7 +23,7 @@ SPLIT_FORWARD = 1500  # after a key name, the separator and the value
 NO_PLAN = (b"", 0, 0, -1)
 
 
-def hs_pattern(pattern: str) -> tuple[bytes, int, int, int]:
+def hs_pattern(pattern: str, cut: bool = True) -> tuple[bytes, int, int, int]:
     """The prefilter expression for Hyperscan and how far past its hits the secret may end.
 
     A key-name/separator/value rule is cut at the separator: Hyperscan finds the key name and
@@ -31,14 +31,16 @@ def hs_pattern(pattern: str) -> tuple[bytes, int, int, int]:
     filter). A cut inside a top-level alternation would lose branches: keywords then."""
     forward = TAIL
     full = pattern
+    if not cut:  # prefilter = "full": the whole pattern filters best (a bare prefix is common)
+        return re.sub(r"\(\?P<[a-z0-9_]+>", "(", pattern).encode(), forward, 0, -1
     if SEP in pattern:
         if top_level_alternation(pattern):
             return NO_PLAN
         pattern = pattern[: pattern.index(SEP)]
         forward = SPLIT_FORWARD
-    cut = "" if top_level_alternation(pattern) else cut_at_long_repeat(pattern)
-    if cut:
-        pattern, forward = cut, max(forward, SPLIT_FORWARD)
+    short = "" if top_level_alternation(pattern) else cut_at_long_repeat(pattern)
+    if short:
+        pattern, forward = short, max(forward, SPLIT_FORWARD)
     # Hyperscan has no named groups; plain groups mean the same to it.
     expr = re.sub(r"\(\?P<[a-z0-9_]+>", "(", pattern)
     min_w, max_w = 0, -1
