@@ -15,7 +15,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 from keyreaper.cli.context import err, out, state
 from keyreaper.errors import KeyreaperError, WorkspaceError
 from keyreaper.fingerprint import Fingerprinter, KeyRing
-from keyreaper.scan import baseline, intake, report
+from keyreaper.scan import baseline, intake, parallel, report
 from keyreaper.scan import rules as rules_mod
 from keyreaper.scan.engine import Engine
 from keyreaper.scan.findings import ScanFinding
@@ -29,11 +29,11 @@ KEY_ENV = "KEYREAPER_SCAN_KEY"
 
 def _fingerprinter(
     ctx: typer.Context, need_workspace: bool
-) -> tuple[Fingerprinter, Workspace | None, str]:
+) -> tuple[KeyRing, Workspace | None, str]:
     st = state(ctx)
     try:
         ws = st.workspace()
-        return ws.fingerprinter, ws, "fingerprints under the workspace key"
+        return ws.keyring, ws, "fingerprints under the workspace key"
     except WorkspaceError:
         if need_workspace:
             raise
@@ -45,9 +45,26 @@ def _fingerprinter(
             raise KeyreaperError(f"{KEY_ENV} must be hex") from exc
         if len(raw) < 32:
             raise KeyreaperError(f"{KEY_ENV} must hold at least 32 bytes (64 hex digits)")
-        return Fingerprinter(KeyRing({1: raw})), None, f"fingerprints under {KEY_ENV}"
+        return KeyRing({1: raw}), None, f"fingerprints under {KEY_ENV}"
     note = "no workspace: fingerprints use a one-off random key and are not comparable between runs"
-    return Fingerprinter(KeyRing.generate()), None, note
+    return KeyRing.generate(), None, note
+
+
+PARALLEL_MIN = 400  # below this many files, starting workers costs more than it saves
+
+
+def _paths(targets: list[str], gitignore: bool) -> list[str] | None:
+    """Every file under the targets, or None when a target is not a plain folder or file."""
+    out_: list[str] = []
+    for target in targets:
+        root = Path(target)
+        if target == "-" or not root.exists():
+            return None
+        if root.is_file():
+            out_.append(target)
+            continue
+        out_.extend(str(p) for p in files.walk(root, gitignore) if isinstance(p, Path))
+    return out_
 
 
 def _endpoints(values: list[str]) -> dict[str, str]:
@@ -158,11 +175,15 @@ def register(app: typer.Typer) -> None:
         exit_zero: bool = typer.Option(
             False, "--exit-zero", help="Exit 0 even when there are new findings."
         ),
+        jobs: int = typer.Option(
+            0, "--jobs", "-j", help="Worker processes for folder scans (0: one per core)."
+        ),
     ) -> int:
         """Scan for secrets. Exit 0: no new findings; 1: new findings; 2: bad usage or input."""
         if fmt not in ("table", "json", "sarif"):
             raise KeyreaperError(f"--format must be table, json or sarif, not {fmt!r}")
-        fp, ws, key_note = _fingerprinter(ctx, into_workspace)
+        ring, ws, key_note = _fingerprinter(ctx, into_workspace)
+        fp = Fingerprinter(ring)
         limits = Limits(max_item_bytes=max_item_mb << 20, item_seconds=item_seconds,
                         max_depth=max_depth, decode_depth=decode_depth)  # fmt: skip
         rule_list = rules_mod.load(rules_file)
@@ -180,7 +201,24 @@ def register(app: typer.Typer) -> None:
                 (lambda n: bar.advance(task, n)) if bar is not None and task is not None else None
             )
             scanner = Scanner(engine, fp, limits, keep_secrets=validate, progress=tick)
-            findings = list(scanner.run(_sources(targets, use_git, gitignore, limits, blobs)))
+            paths = None if use_git or validate or jobs == 1 else _paths(targets, gitignore)
+            workers = jobs or os.cpu_count() or 1
+            if paths is not None and len(paths) >= PARALLEL_MIN and workers > 1:
+                findings = []
+                runs = parallel.scan_paths(
+                    paths, workers, rules_file, pure_re, decode_depth, ring.keys, limits
+                )
+                for found, problems, n_items, n_bytes in runs:
+                    findings.extend(found)
+                    scanner.problems.extend(problems)
+                    scanner.stats.items += n_items
+                    scanner.stats.bytes += n_bytes
+                    if tick:
+                        tick(n_bytes)
+                findings.sort(key=lambda f: (f.location, f.line, f.rule))
+                scanner.problems.sort(key=lambda p: p.location)
+            else:
+                findings = list(scanner.run(_sources(targets, use_git, gitignore, limits, blobs)))
         if use_git:
             _attribute(targets, findings, blobs)
         if validate:

@@ -77,14 +77,16 @@ def _printable_text(raw: bytes) -> bool:
 
 
 def _with_context(data: bytes, start: int, end: int, decoded: bytes, name: str) -> View:
-    before = data[max(0, start - CONTEXT) : start]
+    # a line break between the context and the decoded text: line-anchored rules see the
+    # decoded text as lines of its own; key/value rules still bridge it as a separator
+    before = data[max(0, start - CONTEXT) : start] + b"\n"
     return View(before + decoded, len(before), start, name, end)
 
 
 def _run_start(data: bytes, end: int) -> int:
     """Where the base64 run ending at `end` starts: matched on the reversed bytes before it
     (the trigger has no start-of-match; asking Hyperscan for one halves its speed)."""
-    for span in (4096, MAX_REGION):
+    for span in (160, 4096, MAX_REGION):
         lo = max(0, end - span)
         back = _B64_BACK.match(data[lo:end][::-1])
         length = back.end() if back else 0
@@ -96,6 +98,8 @@ def _run_start(data: bytes, end: int) -> int:
 def _base64(data: bytes, hits: list[tuple[int, int]]) -> Iterator[View]:
     seen = -1
     for _start, end in sorted(hits, key=lambda h: h[1]):
+        if end <= seen:
+            continue
         stop = end if end and data[end - 1] in _B64_CHARS else end - 1
         start = _run_start(data, stop)
         if start < seen or stop - start < 28:
@@ -125,7 +129,9 @@ def _url(data: bytes, hits: list[tuple[int, int]]) -> Iterator[View]:
         fwd = _URL_RUN.match(data, start, start + 4096)
         run_end = fwd.end() if fwd else start
         seen = run_end
-        decoded = urllib.parse.unquote_to_bytes(data[run_start:run_end])
+        # query parameters become lines, decoded one by one (a %26 inside stays in its value)
+        parts = re.split(rb"[?&]", data[run_start:run_end])
+        decoded = b"\n".join(urllib.parse.unquote_to_bytes(p) for p in parts)
         yield _with_context(data, run_start, run_end, decoded, "url")
 
 

@@ -29,7 +29,6 @@ except ImportError:  # pragma: no cover
 
 MAX_HITS = 200_000  # prefilter hits per buffer before the item is marked partial
 _TAIL = prefilter.TAIL
-_KEYWORD_FORWARD = 4000  # after a bare keyword hit, the rest of the rule may follow
 _CUT_BACK = 256  # before the end of a cut prefilter's hit: the rest of its literal prefix
 
 
@@ -116,7 +115,7 @@ class Engine:
             for kw in rule.keywords:
                 exprs.append(prefilter.literal(kw))
                 flags.append(_hs.HS_FLAG_CASELESS)
-                self._targets.append(_Target("rule", i, max(_KEYWORD_FORWARD, rule.window)))
+                self._targets.append(_Target("rule", i, rule.window))
         for name, expr in decoders.TRIGGERS:
             exprs.append(expr)
             som = 0 if name == "base64" else _hs.HS_FLAG_SOM_LEFTMOST
