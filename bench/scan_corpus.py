@@ -27,12 +27,24 @@ from keyreaper.scan import rules as rules_mod  # noqa: E402
 from keyreaper.scan.engine import Engine  # noqa: E402
 
 # Big pure-Python-and-data packages, in order, until the size is reached.
-PACKAGES = ["sympy", "moto", "numpy", "botocore", "cfnlint", "matplotlib", "networkx", "mypy", "fontTools"]
+PACKAGES = [
+    "sympy",
+    "moto",
+    "numpy",
+    "botocore",
+    "cfnlint",
+    "matplotlib",
+    "networkx",
+    "mypy",
+    "fontTools",
+]
 FORMS = ("plain", "base64", "url", "json")
 
 
 def _size_mb(path: Path) -> float:
-    out = subprocess.run(["du", "-sm", str(path)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["du", "-sm", str(path)], capture_output=True, text=True, check=True
+    ).stdout
     return float(out.split()[0])
 
 
@@ -91,11 +103,25 @@ def build(out: Path, mb: float, seed: int = 7) -> dict[str, object]:
             folder = rng.choice(folders)
             path = folder / f"kr_planted_{rule.id}_{form}.cfg"
             path.write_text(_encode(form, example))
-            labels.append({"path": str(path.relative_to(tree)), "rule": rule.id, "form": form, "label": "planted"})
+            labels.append(
+                {
+                    "path": str(path.relative_to(tree)),
+                    "rule": rule.id,
+                    "form": form,
+                    "label": "planted",
+                }
+            )
         for i, negative in enumerate(rule.negative):
             path = rng.choice(folders) / f"kr_decoy_{rule.id}_{i}.cfg"
             path.write_text(negative + "\n")
-            labels.append({"path": str(path.relative_to(tree)), "rule": rule.id, "form": "plain", "label": "decoy"})
+            labels.append(
+                {
+                    "path": str(path.relative_to(tree)),
+                    "rule": rule.id,
+                    "form": "plain",
+                    "label": "decoy",
+                }
+            )
     body = {"tree": str(tree), "mb": _size_mb(tree), "labels": labels}
     (out / "labels.json").write_text(json.dumps(body, indent=1))
     return body
