@@ -25,6 +25,12 @@ GOOD_OKTA = okta_token(seed=33)
 BAD_OKTA = okta_token(seed=34)
 GOOD_SLACK = "xoxb-123456789012-1234567890123-" + "Zq8Wx7Vc6Bn5Ma4Ls3Kd2Jf1"
 BAD_SLACK = "xoxb-123456789012-1234567890123-" + "Hg7Tf6Rd5Es4Wa3Qz2Xc1Vb9"
+GOOD_GL = "glpat-" + "Ab3De6Gh9Jk2Mn5Pq8St"
+BAD_GL = "glpat-" + "Zy1Xw4Vu7Ts0Rq3Po6Nm"
+GOOD_CF = "cfut_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8s9T0"
+BAD_CF = "cfut_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2H1g0"
+GOOD_ATL = "ATBB" + "p4Lm8Qx2Vn6Rt1Ws5Yz9Bc3D" + "0A1B2C3D"
+BAD_ATL = "ATBB" + "k7Hj2Fg5Ds8Aq1Wz4Xc6Vb9N" + "9F8E7D6C"
 GOOD_STRIPE = "sk_live_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4"
 BAD_STRIPE = "sk_live_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6"
 
@@ -54,6 +60,12 @@ class _Provider(BaseHTTPRequestHandler):
                 ).encode()
             )
             return
+        elif self.path == "/api/v4/personal_access_tokens/self":
+            ok, body = auth == GOOD_GL, {"name": "ci"}
+        elif self.path == "/user/tokens/verify":
+            ok, body = auth == f"Bearer {GOOD_CF}", {"result": {"status": "active"}}
+        elif self.path == "/rest/api/3/myself":
+            ok, body = auth == f"Bearer {GOOD_ATL}", {"accountId": "5b10"}
         elif self.path == "/v1/balance":
             import base64
 
@@ -118,12 +130,17 @@ def test_http_providers_live_and_dead(
         f"GOOD={GOOD_GH}\nBAD={BAD_GH}\n"
         f"curl -H 'Authorization: SSWS {GOOD_OKTA}' x\ncurl -H 'Authorization: SSWS {BAD_OKTA}' y\n"
         f"SLACK={GOOD_SLACK}\nSLACK2={BAD_SLACK}\nSTRIPE={GOOD_STRIPE}\nSTRIPE2={BAD_STRIPE}\n"
+        f"GL={GOOD_GL}\nGL2={BAD_GL}\nCF={GOOD_CF}\nCF2={BAD_CF}\nATL={GOOD_ATL}\nATL2={BAD_ATL}\n"
     )
-    eps = [f"--endpoint={name}={provider}" for name in ("github", "okta", "slack", "stripe")]
+    names = ("github", "okta", "slack", "stripe", "gitlab", "cloudflare", "atlassian")
+    eps = [f"--endpoint={name}={provider}" for name in names]
     found = _run(tmp_path, *eps, capsys=capsys)
     verdicts = sorted((f["rule"], f["liveness"]) for f in found.values())
     assert verdicts == [
-        ("github-pat", "DEAD"), ("github-pat", "LIVE"), ("okta-api-token", "DEAD"), ("okta-api-token", "LIVE"),
+        ("bitbucket-app-password", "DEAD"), ("bitbucket-app-password", "LIVE"),
+        ("cloudflare-api-token-new", "DEAD"), ("cloudflare-api-token-new", "LIVE"),
+        ("github-pat", "DEAD"), ("github-pat", "LIVE"), ("gitlab-pat", "DEAD"), ("gitlab-pat", "LIVE"),
+        ("okta-api-token", "DEAD"), ("okta-api-token", "LIVE"),
         ("slack-bot-token", "DEAD"), ("slack-bot-token", "LIVE"), ("stripe-secret-key", "DEAD"), ("stripe-secret-key", "LIVE"),
     ]  # fmt: skip
     live = [f for f in found.values() if f["liveness"] == "LIVE"]
