@@ -54,6 +54,7 @@ BUILTIN_COMMANDS = {
     "exposure": "keyreaper.cli.exposure",
     "har": "keyreaper.cli.har",
     "campaign": "keyreaper.cli.campaign",
+    "scan": "keyreaper.cli.scan",
 }
 
 
