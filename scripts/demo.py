@@ -249,6 +249,21 @@ STEPS: list[Step] = [
         check=sanitized_har_check,
     ),
     Step(
+        "scan",
+        "Scan the wiki export for embedded secrets",
+        "an AWS key pair split across two table cells and an Okta token in a curl line; "
+        "recorded as an exposure, the unknown ones as orphan credentials",
+        (
+            "scan",
+            "--no-progress",
+            "--into-workspace",
+            "--exposure",
+            "wiki-scan",
+            "{ex}/wiki",
+        ),
+        ok=(0, 1),
+    ),
+    Step(
         "iocs",
         "Cloudflare's indicators, pasted from the blog",
         "the defanged table becomes IPv4, domain, file name and SHA-256 indicators",
@@ -307,6 +322,22 @@ STEPS: list[Step] = [
         ("ioc", "export", "--stix", "{ws}/iocs.stix.json"),
     ),
     # Scan and campaign steps are appended here once those commands are merged.
+    Step(
+        "plan",
+        "Code Red: plan a campaign over every credential",
+        "the four 'unused' ones rotate because they are USED; proven-unused ones are revoked, "
+        "not skipped; leaked values nobody owns are blocked with the reason",
+        ("campaign", "plan", "code-red", "--all"),
+        show=40,
+    ),
+    Step(
+        "status",
+        "Nothing ends on belief",
+        "every item not yet verified dead, and why",
+        ("campaign", "status", "code-red"),
+        ok=(0, 1),
+        show=30,
+    ),
 ]
 
 

@@ -206,3 +206,32 @@ def test_no_planted_secret_anywhere(flow: tuple[Path, dict[str, Any]]) -> None:
         for form in forms:
             assert form.encode() not in data, f"{path} holds a planted secret"
     assert results["canary"].code == 0
+
+
+def test_wiki_scan_and_code_red_plan(flow: tuple[Path, dict[str, Any]]) -> None:
+    ws, results = flow
+    assert results["scan"].code == 1  # new findings
+    code = main(["--workspace", str(ws), "exposure", "show", "wiki-scan", "--json"])
+    assert code == 0
+    code = main(["--workspace", str(ws), "campaign", "plan", "code-red-check", "--all", "--json"])
+    assert code == 0
+
+
+def test_code_red_plan_never_skips_the_claimed_unused(flow: tuple[Path, dict[str, Any]]) -> None:
+    from keyreaper.workspace import Workspace
+
+    w = Workspace.open(str(flow[0]))
+    try:
+        rows = {
+            r["credential_id"]: r
+            for r in w.db.query("SELECT * FROM campaign_items WHERE campaign = ?", ("code-red",))
+        }
+    finally:
+        w.close()
+    for cred in CLAIMED_UNUSED:
+        assert rows[cred]["action"] in ("rotate", "blocked"), cred  # never skipped
+        if rows[cred]["action"] == "blocked":
+            assert "no provider named" in rows[cred]["reason"]
+    assert rows["aws-probe-key"]["action"] == "rotate"
+    assert "CLAIMED UNUSED" in rows["aws-probe-key"]["reason"]
+    assert rows["okta-admin-session"]["action"] == "revoke"
