@@ -145,23 +145,18 @@ class Ingest:
         if sql is None:
             return None
         progress = self.progress
-        outcome: dict[str, fastpath.Check] = {}
 
         def tick(done: int, lines: int) -> None:
             if progress:
                 progress(done, lines)
 
-        def write(target: Path) -> int:
-            rows, outcome["check"] = fastpath.run(sql, path, self.max_line, target, tick)
-            return rows
-
+        batches, check = fastpath.run(sql, path, str(path), self.max_line, tick)
         pending = f".pending-{uuid.uuid4().hex}"
         try:
-            written = self.store.write_with(source.name, pending, write)
+            written = self.store.write(source.name, batches, name=pending)
         except fastpath.FastPathFailed as exc:
             log.debug("%s: exact path (%s)", path, exc)
             return None
-        check = outcome["check"]
         result.events = check.lines
         self._written = written
         return check.sha256

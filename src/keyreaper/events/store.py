@@ -42,7 +42,9 @@ class EventStore:
         tmp = folder / f".{final.name}.tmp"
         rows = 0
         try:
-            with pq.ParquetWriter(tmp, EVENT_SCHEMA, compression="zstd") as writer:
+            with pq.ParquetWriter(
+                tmp, EVENT_SCHEMA, compression="zstd", compression_level=1
+            ) as writer:
                 for batch in batches:
                     if batch.num_rows:
                         writer.write_batch(
