@@ -166,8 +166,15 @@ def last_use(
         window = run(_WINDOW_SQL, since=since, until=until)
         before = {r[0]: r for r in run(_BEFORE_SQL, since=since)}
         lately = {r[0]: r for r in run(_RECENT_SQL, recent=recent, until=until)}
-        new_ips = dict(run(_NEW_SQL.replace("{column}", "src_ip"), recent=recent, until=until))
-        new_asns = dict(run(_NEW_SQL.replace("{column}", "src_asn"), recent=recent, until=until))
+        # Each check scans the store again: skip it when the recent days show nothing.
+        new_ips: dict[str, list[str]] = {}
+        new_asns: dict[str, list[int]] = {}
+        if any(r[1] for r in lately.values()):
+            sql = _NEW_SQL.replace("{column}", "src_ip")
+            new_ips = dict(run(sql, recent=recent, until=until))
+        if any(r[2] for r in lately.values()):
+            sql = _NEW_SQL.replace("{column}", "src_asn")
+            new_asns = dict(run(sql, recent=recent, until=until))
     finally:
         con.close()
     out: dict[str, Use] = {}
