@@ -64,7 +64,7 @@ def _store(ws_root: str, creds: int, events: int) -> None:
     dictionary = pa.array(ids)
     ips = pa.array([f"198.51.{i // 256}.{i % 256}" for i in range(20_000)])
     start = int(datetime(2025, 4, 1, tzinfo=UTC).timestamp() * 1_000_000)
-    span = 365 * 86_400 * 1_000_000
+    span = 365 * 86_400 * 1_000_000 // 10  # each file covers its own tenth of the year
     store = EventStore(ws.events_dir)
     step = 1_000_000
 
@@ -75,7 +75,10 @@ def _store(ws_root: str, creds: int, events: int) -> None:
         ip = pa.DictionaryArray.from_arrays(
             pa.array(rng.integers(0, len(ips), n, dtype=np.int32)), ips
         ).cast(pa.string())
-        times = pa.array(start + rng.integers(0, span, n), pa.timestamp("us", tz="UTC"))
+        part = offset // step
+        times = pa.array(
+            start + part * span + rng.integers(0, span, n), pa.timestamp("us", tz="UTC")
+        )
         origin = pc.binary_join_element_wise(
             "gen:", pc.cast(pa.array(np.arange(offset, offset + n)), pa.string()), ""
         )
@@ -90,7 +93,9 @@ def _store(ws_root: str, creds: int, events: int) -> None:
             raw=pa.array(["{}"] * n),
             origin=origin,
         )
-        return pa.RecordBatch.from_pydict(cols, schema=EVENT_SCHEMA)
+        batch = pa.RecordBatch.from_pydict(cols, schema=EVENT_SCHEMA)
+        # Real logs are written in time order; so is each generated file.
+        return batch.take(pc.sort_indices(batch.column("time")))
 
     for i, offset in enumerate(range(0, events, step)):
         store.write("cloudtrail", [batches(offset, min(step, events - offset))], name=f"gen-{i}")
@@ -103,7 +108,7 @@ def main() -> None:
     sys.path.insert(0, str(REPO / "src"))
     from keyreaper.workspace import init
 
-    folder = OUT / f"lastuse-{creds}-{events}"
+    folder = OUT / f"lastuse-{creds}-{events}-sorted"
     if not (folder / ".keyreaper" / "events").is_dir():
         folder.mkdir(parents=True, exist_ok=True)
         init(folder)

@@ -14,18 +14,20 @@ import gzip
 import hashlib
 import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import numpy
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from keyreaper.events import redact
-from keyreaper.events.schema import COLUMNS
+from keyreaper.events.schema import COLUMNS, EVENT_SCHEMA
 
 CHUNK = 1 << 22
-ROW_GROUP = 256 * 1024
+BATCH = 128 * 1024
 MEMORY_LIMIT = "1GB"  # DuckDB spills beyond this; keeps ingest within its memory promise
 
 
@@ -192,7 +194,7 @@ def plan(
             )
             continue
         if column == "origin":
-            outer.append(f"{_lit(origin + ':')} || CAST(_n AS VARCHAR) AS origin")
+            outer.append("CAST(NULL AS VARCHAR) AS origin")  # file:line, added in order
             continue
         expr = overrides.get(column) or (column if column in inner else "NULL")
         if column == "src_asn":
@@ -223,39 +225,48 @@ def plan(
 def run(
     sql: Plan,
     path: Path,
+    origin: str,
     max_line: int,
-    target: Path,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[int, Check]:
-    """DuckDB writes the events of `path` straight to the Parquet file `target` (its own
-    parallel writer) while the checking thread hashes the file and reports progress
-    (bytes, lines). Returns (events, check); raises FastPathFailed when the file needs the
-    exact path, after removing `target`."""
+) -> tuple[Iterator[pa.RecordBatch], Check]:
+    """Stream the events of `path` as record batches in file order (DuckDB keeps insertion
+    order), numbering lines as they come, while the checking thread hashes the file and
+    reports progress (bytes, lines). After the iterator ends, `Check` holds the hash.
+    Raises FastPathFailed, possibly mid-stream, when the file needs the exact path."""
     check = Check(progress=progress)
-    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT})
-    check.abort = con.interrupt
-    thread = threading.Thread(target=_check, args=(path, max_line, check), daemon=True)
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET enable_progress_bar = false")  # it would write into our stdout
-        thread.start()
-        copy = (
-            f"COPY ({sql.select}) TO {_lit(str(target))} (FORMAT parquet,"
-            f" COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP})"
-        )
-        result = con.execute(copy).fetchone()
-        rows = int(result[0]) if result else 0
-    except (duckdb.Error, OSError) as exc:
-        thread.join()
-        target.unlink(missing_ok=True)
-        raise FastPathFailed(check.problem or str(exc).splitlines()[0]) from exc
-    finally:
-        con.close()
-    thread.join()
-    problem = check.problem or (f"check failed: {check.error}" if check.error else "")
-    if not problem and rows != check.lines:
-        problem = f"{rows} records from {check.lines} lines"
-    if problem:
-        target.unlink(missing_ok=True)
-        raise FastPathFailed(problem)
-    return rows, check
+    origin_index = EVENT_SCHEMA.get_field_index("origin")
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT})
+        check.abort = con.interrupt
+        thread = threading.Thread(target=_check, args=(path, max_line, check), daemon=True)
+        rows = 0
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute("SET enable_progress_bar = false")  # it would write into our stdout
+            con.execute("SET preserve_insertion_order = true")  # line numbers follow order
+            thread.start()
+            for batch in con.sql(sql.select).to_arrow_reader(BATCH):
+                if check.problem:
+                    raise FastPathFailed(check.problem)
+                numbers = pa.array(numpy.arange(rows + 1, rows + 1 + batch.num_rows))
+                origins = pc.binary_join_element_wise(
+                    origin + ":", pc.cast(numbers, pa.string()), ""
+                )
+                rows += batch.num_rows
+                batch = batch.set_column(origin_index, "origin", origins)
+                yield batch.cast(EVENT_SCHEMA)
+        except (duckdb.Error, pa.ArrowException, OSError) as exc:
+            # DuckDB errors surface as OSError through the Arrow stream.
+            raise FastPathFailed(check.problem or str(exc).splitlines()[0]) from exc
+        finally:
+            if thread.ident is not None:
+                thread.join()
+            con.close()
+        problem = check.problem or (f"check failed: {check.error}" if check.error else "")
+        if not problem and rows != check.lines:
+            problem = f"{rows} records from {check.lines} lines"
+        if problem:
+            raise FastPathFailed(problem)
+
+    return batches(), check

@@ -95,7 +95,6 @@ class Ingest:
         self.max_line = max_line
         self.progress = progress
         self.summary = Summary()
-        self._written: Path | None = None
 
     def run(self, paths: Sequence[Path]) -> Summary:
         for path in expand(paths):
@@ -135,8 +134,10 @@ class Ingest:
         self._parse(path, st, source, result)
         return result
 
-    def _fast(self, path: Path, source: LogSource, result: FileResult) -> str | None:
-        """Try the DuckDB fast path; the file's SHA-256 when it worked, None to fall back."""
+    def _fast(
+        self, path: Path, source: LogSource, result: FileResult
+    ) -> tuple[str, Path | None] | None:
+        """Try the DuckDB fast path: (SHA-256, store file) when it worked, None to fall back."""
         fast_plan = getattr(source, "fast_plan", None)
         start = head(path, 4096).lstrip()[:1]
         if fast_plan is None or start != b"{" or re.match(rb'\{\s*"Records"', head(path, 64)):
@@ -145,31 +146,25 @@ class Ingest:
         if sql is None:
             return None
         progress = self.progress
-        outcome: dict[str, fastpath.Check] = {}
 
         def tick(done: int, lines: int) -> None:
             if progress:
                 progress(done, lines)
 
-        def write(target: Path) -> int:
-            rows, outcome["check"] = fastpath.run(sql, path, self.max_line, target, tick)
-            return rows
-
+        batches, check = fastpath.run(sql, path, str(path), self.max_line, tick)
         pending = f".pending-{uuid.uuid4().hex}"
         try:
-            written = self.store.write_with(source.name, pending, write)
+            written = self.store.write(source.name, batches, name=pending)
         except fastpath.FastPathFailed as exc:
             log.debug("%s: exact path (%s)", path, exc)
             return None
-        check = outcome["check"]
         result.events = check.lines
-        self._written = written
-        return check.sha256
+        return check.sha256, written
 
     def _parse(self, path: Path, st: os.stat_result, source: LogSource, result: FileResult) -> None:
-        digest = self._fast(path, source, result)
-        if digest is not None:
-            self._commit(path, st, source, result, digest, self._written)
+        fast = self._fast(path, source, result)
+        if fast is not None:
+            self._commit(path, st, source, result, *fast)
             return
         opened = open_log(path)
         before = self.summary.rejected_total

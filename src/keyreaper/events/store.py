@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -42,41 +44,31 @@ class EventStore:
         tmp = folder / f".{final.name}.tmp"
         rows = 0
         try:
-            with pq.ParquetWriter(tmp, EVENT_SCHEMA, compression="zstd") as writer:
+            # Compression runs on a writer thread (pyarrow releases the GIL) while the next
+            # batch is produced; at most two batches wait, so memory stays bounded.
+            with (
+                pq.ParquetWriter(
+                    tmp, EVENT_SCHEMA, compression="zstd", compression_level=1
+                ) as writer,
+                ThreadPoolExecutor(max_workers=1) as pool,
+            ):
+                pending: deque[Future[None]] = deque()
                 for batch in batches:
                     if batch.num_rows:
-                        writer.write_batch(
-                            batch.cast(EVENT_SCHEMA) if batch.schema != EVENT_SCHEMA else batch,
-                            row_group_size=ROW_GROUP,
-                        )
+                        if batch.schema != EVENT_SCHEMA:
+                            batch = batch.cast(EVENT_SCHEMA)
+                        pending.append(pool.submit(writer.write_batch, batch, ROW_GROUP))
                         rows += batch.num_rows
+                        if len(pending) > 2:
+                            pending.popleft().result()
+                while pending:
+                    pending.popleft().result()
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
         if not rows:
             tmp.unlink(missing_ok=True)
             return None
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-        return final
-
-    def write_with(self, source: str, name: str, writer: Callable[[Path], int]) -> Path | None:
-        """Let `writer` produce one Parquet file in EVENT_SCHEMA (e.g. DuckDB's COPY) at a
-        temporary path; it returns the row count. Same durability as write()."""
-        folder = self.root / source
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        final = folder / f"{name}.parquet"
-        tmp = folder / f".{final.name}.tmp"
-        try:
-            rows = writer(tmp)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        if not rows:
-            tmp.unlink(missing_ok=True)
-            return None
-        os.chmod(tmp, 0o600)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, final)

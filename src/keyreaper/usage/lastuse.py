@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import pyarrow as pa
 
@@ -36,13 +37,13 @@ class Use:
     first: datetime | None  # in the window
     last: datetime | None
     count: int
-    ips: tuple[str, ...]  # the first CAP, sorted
+    ips: tuple[str, ...]  # used in the recent days of the window (up to CAP, sorted)
     ip_count: int
     asns: tuple[int, ...]
     user_agents: tuple[str, ...]
     last_origin: str
     last_source: str
-    last_ever: datetime | None  # over all ingested events
+    last_ever: datetime | None  # the last use up to the window end
     first_ever: datetime | None
     new_ips: tuple[str, ...]  # first seen for this credential since `recent`
     new_asns: tuple[int, ...]  # ASNs of events since `recent` never seen before it
@@ -87,40 +88,42 @@ FROM events e JOIN links l ON e.{column} = l.identifier AND l.via = '{via}'
 WHERE e.outcome IS DISTINCT FROM 'failure'
 """
 
-# One pass: events are grouped per (credential, source IP) first — the same hashing a
-# count(DISTINCT src_ip) needs — and those pairs per credential. Pairs also give, without a
-# second scan, when each IP was first seen for a credential (for the new-IP flag).
-_AGGREGATE = """
-WITH m AS ({branches}),
-pairs AS (
-    SELECT credential, src_ip,
-           min(time) AS first_seen, max(time) AS last_seen,
-           min(time) FILTER (WHERE time >= $since AND time <= $until) AS w_first,
-           max(time) FILTER (WHERE time >= $since AND time <= $until) AS w_last,
-           count(*) FILTER (WHERE time >= $since AND time <= $until) AS w_n,
-           arg_max(origin, time) FILTER (WHERE time >= $since AND time <= $until) AS w_origin,
-           arg_max(source, time) FILTER (WHERE time >= $since AND time <= $until) AS w_source,
-           any_value(src_asn) FILTER (WHERE src_asn IS NOT NULL) AS asn,
-           list(DISTINCT src_asn) FILTER (WHERE src_asn IS NOT NULL
-               AND time >= $since AND time <= $until) AS w_asns,
-           list(DISTINCT user_agent) FILTER (WHERE user_agent IS NOT NULL
-               AND time >= $since AND time <= $until) AS w_uas
-    FROM m GROUP BY credential, src_ip
-)
-SELECT credential,
-       min(w_first), max(w_last), sum(w_n),
-       list(src_ip ORDER BY src_ip) FILTER (WHERE w_n > 0 AND src_ip IS NOT NULL)[1:$cap],
-       count(src_ip) FILTER (WHERE w_n > 0),
-       list_distinct(flatten(list(w_asns) FILTER (WHERE w_n > 0))),
-       list_distinct(flatten(list(w_uas) FILTER (WHERE w_n > 0)))[1:$cap],
-       arg_max(w_origin, w_last), arg_max(w_source, w_last),
-       max(last_seen), min(first_seen),
-       list(src_ip) FILTER (WHERE first_seen >= $recent AND src_ip IS NOT NULL),
-       list(DISTINCT asn) FILTER (WHERE first_seen >= $recent AND asn IS NOT NULL),
-       list(DISTINCT asn) FILTER (WHERE first_seen < $recent AND asn IS NOT NULL)
-FROM pairs GROUP BY credential
+# The window: exact first/last/count/distinct-IP count and the last use's evidence. Plain
+# WHERE + GROUP BY (FILTER clauses cost more than a second, simpler scan).
+_WINDOW_SQL = """
+WITH m AS ({branches})
+SELECT credential, min(time), max(time), count(*), count(DISTINCT src_ip),
+       arg_max(source || ' ' || origin, time)
+FROM m WHERE time >= $since AND time <= $until GROUP BY credential
 """
-CAP = 50  # IPs and user agents listed per attestation (the IP count is exact)
+
+# Before the window: the last earlier use (stale / never used) and whether there is history.
+_BEFORE_SQL = """
+WITH m AS ({branches})
+SELECT credential, max(time), min(time) FROM m WHERE time < $since GROUP BY credential
+"""
+
+# The recent days (the last new_source_days of the window): IPs, ASNs and user agents used,
+# and which (credential, IP|ASN) pairs were never seen before them. Only recent pairs are
+# hashed, so memory stays small.
+_RECENT_SQL = """
+WITH m AS ({branches})
+SELECT credential, list(DISTINCT src_ip) FILTER (WHERE src_ip IS NOT NULL),
+       list(DISTINCT src_asn) FILTER (WHERE src_asn IS NOT NULL),
+       list(DISTINCT user_agent) FILTER (WHERE user_agent IS NOT NULL),
+       min(time)
+FROM m WHERE time >= $recent AND time <= $until GROUP BY credential
+"""
+_NEW_SQL = """
+WITH m AS ({branches}),
+r AS (SELECT DISTINCT credential, {column} AS v FROM m
+      WHERE time >= $recent AND time <= $until AND {column} IS NOT NULL),
+o AS (SELECT DISTINCT m.credential, m.{column} AS v FROM m
+      SEMI JOIN r ON m.credential = r.credential AND m.{column} = r.v
+      WHERE m.time < $recent)
+SELECT credential, list(v ORDER BY v) FROM r ANTI JOIN o USING (credential, v) GROUP BY 1
+"""
+CAP = 50  # IPs and user agents listed per attestation
 
 
 def last_use(
@@ -150,31 +153,67 @@ def last_use(
         branches.append(_BRANCH.format(column="actor_name", via="actor"))
     # UNION (not ALL) so an event linked twice to one credential counts once; with a
     # single branch there is nothing to deduplicate.
-    sql = _AGGREGATE.format(branches=" UNION ".join(branches))
+    union = " UNION ".join(branches)
+    recent = max(recent, since)
     con = store.connect()
     try:
         con.register("links", table)
-        params = {"since": since, "until": until, "recent": recent, "cap": CAP}
-        rows = con.execute(sql, params).fetchall()
+
+        def run(sql: str, **params: Any) -> list[Any]:
+            rows: list[Any] = con.execute(sql.format(branches=union), params).fetchall()
+            return rows
+
+        window = run(_WINDOW_SQL, since=since, until=until)
+        before = {r[0]: r for r in run(_BEFORE_SQL, since=since)}
+        lately = {r[0]: r for r in run(_RECENT_SQL, recent=recent, until=until)}
+        # Each check scans the store again: skip it when the recent days show nothing.
+        new_ips: dict[str, list[str]] = {}
+        new_asns: dict[str, list[int]] = {}
+        if any(r[1] for r in lately.values()):
+            sql = _NEW_SQL.replace("{column}", "src_ip")
+            new_ips = dict(run(sql, recent=recent, until=until))
+        if any(r[2] for r in lately.values()):
+            sql = _NEW_SQL.replace("{column}", "src_asn")
+            new_asns = dict(run(sql, recent=recent, until=until))
     finally:
         con.close()
     out: dict[str, Use] = {}
-    for r in rows:
-        older_asns = set(r[14] or ())
-        out[r[0]] = Use(
-            credential=r[0],
-            first=r[1],
-            last=r[2],
-            count=int(r[3] or 0),
-            ips=tuple(r[4] or ()),
-            ip_count=int(r[5] or 0),
-            asns=tuple(sorted(r[6] or ())),
-            user_agents=tuple(sorted(r[7] or ())),
-            last_origin=r[8] or "",
-            last_source=r[9] or "",
-            last_ever=r[10],
-            first_ever=r[11],
-            new_ips=tuple(sorted(r[12] or ())),
-            new_asns=tuple(sorted(a for a in (r[13] or ()) if a not in older_asns)),
+    for cred, first, last, n, n_ips, evidence in window:
+        early = before.get(cred)
+        late = lately.get(cred) or (cred, (), (), (), None)
+        source, _, origin = (evidence or "").partition(" ")
+        out[cred] = Use(
+            credential=cred,
+            first=first,
+            last=last,
+            count=int(n),
+            ips=tuple(sorted(late[1] or ()))[:CAP],
+            ip_count=int(n_ips or 0),
+            asns=tuple(sorted(late[2] or ())),
+            user_agents=tuple(sorted(late[3] or ()))[:CAP],
+            last_origin=origin,
+            last_source=source,
+            last_ever=last,
+            first_ever=early[2] if early else first,
+            new_ips=tuple(new_ips.get(cred) or ()),
+            new_asns=tuple(new_asns.get(cred) or ()),
         )
+    for cred, last_before, first_before in before.values():
+        if cred not in out:
+            out[cred] = Use(
+                credential=cred,
+                first=None,
+                last=None,
+                count=0,
+                ips=(),
+                ip_count=0,
+                asns=(),
+                user_agents=(),
+                last_origin="",
+                last_source="",
+                last_ever=last_before,
+                first_ever=first_before,
+                new_ips=(),
+                new_asns=(),
+            )
     return out
