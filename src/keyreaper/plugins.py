@@ -157,13 +157,14 @@ class Sink(Protocol):
 @runtime_checkable
 class TwoPhaseProvider(Protocol):
     """Optional: a provider whose new secret is chosen by the client (a password, a key
-    pair). A provider may also set `replaces_in_place = True` when installing the new secret
-    removes the old one (a role's single password): revoke_old then has nothing to do; and
-    `precheck(credential, identifier, secret) -> Probe | None`, a cheaper preflight than a
-    login (None: log in). Death is always verified with `probe`. The campaign generates it, keeps it encrypted, then installs it; after a crash it
-    installs the same secret again, so a credential is never rotated twice.
+    pair). The campaign generates it, keeps it encrypted, then installs it; after a crash it
+    installs the same secret again, so a credential is never rotated twice. `install` checks
+    the target first and is safe to repeat with the same secret.
 
-    `install` checks the target first and is safe to repeat with the same secret."""
+    Further optional attributes of any provider: `replaces_in_place = True` when installing
+    the new secret removes the old one (a role's single password), so revoke_old has nothing
+    to do; `precheck(credential, identifier, secret) -> Probe | None`, a cheaper preflight
+    than a login (None: log in). Death is always verified with `probe`."""
 
     def generate(self, credential: Credential, tag: str) -> NewSecret: ...
 
