@@ -37,7 +37,7 @@ class Use:
     first: datetime | None  # in the window
     last: datetime | None
     count: int
-    ips: tuple[str, ...]  # used in the recent days of the window (up to CAP, sorted)
+    ips: tuple[str, ...]  # used in the window (up to CAP, sorted)
     ip_count: int
     asns: tuple[int, ...]
     user_agents: tuple[str, ...]
@@ -88,12 +88,17 @@ FROM events e JOIN links l ON e.{column} = l.identifier AND l.via = '{via}'
 WHERE e.outcome IS DISTINCT FROM 'failure'
 """
 
-# The window: exact first/last/count/distinct-IP count and the last use's evidence. Plain
-# WHERE + GROUP BY (FILTER clauses cost more than a second, simpler scan).
+# The window: exact first/last/count/distinct-IP count, the last use's evidence, and the
+# distinct IPs, ASNs and user agents of the whole window (capped per credential, sorted), so
+# a USED verdict names where the uses came from even when they are not recent.
 _WINDOW_SQL = """
 WITH m AS ({branches})
 SELECT credential, min(time), max(time), count(*), count(DISTINCT src_ip),
-       arg_max(source || ' ' || origin, time)
+       arg_max(source || ' ' || origin, time),
+       list_slice(list_sort(list(DISTINCT src_ip) FILTER (WHERE src_ip IS NOT NULL)), 1, 50),
+       list_sort(list(DISTINCT src_asn) FILTER (WHERE src_asn IS NOT NULL)),
+       list_slice(list_sort(list(DISTINCT user_agent) FILTER (WHERE user_agent IS NOT NULL)),
+                  1, 50)
 FROM m WHERE time >= $since AND time <= $until GROUP BY credential
 """
 
@@ -178,19 +183,18 @@ def last_use(
     finally:
         con.close()
     out: dict[str, Use] = {}
-    for cred, first, last, n, n_ips, evidence in window:
+    for cred, first, last, n, n_ips, evidence, ips, asns, agents in window:
         early = before.get(cred)
-        late = lately.get(cred) or (cred, (), (), (), None)
         source, _, origin = (evidence or "").partition(" ")
         out[cred] = Use(
             credential=cred,
             first=first,
             last=last,
             count=int(n),
-            ips=tuple(sorted(late[1] or ()))[:CAP],
+            ips=tuple(ips or ())[:CAP],
             ip_count=int(n_ips or 0),
-            asns=tuple(sorted(late[2] or ())),
-            user_agents=tuple(sorted(late[3] or ()))[:CAP],
+            asns=tuple(int(a) for a in asns or ()),
+            user_agents=tuple(agents or ())[:CAP],
             last_origin=origin,
             last_source=source,
             last_ever=last,
