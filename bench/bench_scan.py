@@ -31,6 +31,8 @@ def _paths(obj: Any) -> Iterator[str]:
     """Every file path a peer's JSON report names, whatever its shape."""
     if isinstance(obj, dict):
         for k, v in obj.items():
+            if k == "unscannable":
+                continue  # keyreaper's list of items it could not open: not findings
             if k in ("File", "file", "path", "Path", "filename", "location") and isinstance(v, str):
                 yield v
             elif k == "results" and isinstance(v, dict):  # detect-secrets: {path: [...]}

@@ -165,6 +165,8 @@ class Engine:
                         RawMatch(m.rule, m.value, start, end,
                                  (view.encoding, *m.encodings), m.identifier, m.whole)
                     )  # fmt: skip
+        if depth == 0:
+            _ACCEPTED.clear()  # the memo holds candidate plaintexts: keep it per item only
         return _resolve(found)
 
     def _hs_hits(self, data: bytes, budget: Budget) -> list[tuple[int, int, int]]:
@@ -223,6 +225,8 @@ def _take(rule: Rule, m: re.Match[bytes], out: list[RawMatch]) -> None:
         out.append(RawMatch(rule, canon, m.start(group), m.end(group), whole=whole))
 
 
+# Verdicts for candidate values within one item (repeated text is checked once); cleared at
+# the end of every top-level scan so no candidate outlives the item it came from.
 _ACCEPTED: dict[tuple[str, str], bool] = {}
 
 
