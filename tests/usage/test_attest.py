@@ -115,7 +115,7 @@ def test_verdicts_links_and_flags(
     assert svc["verdict"] == "USED" and svc["use_count"] == 2  # matched on the actor
     assert "critical:claimed_unused_but_used" in svc["flags"]
     assert "new_ip:198.51.100.2" in svc["flags"] and "new_asn:AS64502" in svc["flags"]
-    assert svc["distinct_asns"] == [64501, 64502]  # every ASN of the window
+    assert svc["distinct_asns"] == [64502]  # the last use and the recent days
 
     gh = rows["github:api_token:ghtok-1"]
     assert gh["verdict"] == "UNKNOWN" and gh["gaps"] == ["github: no events ingested"]
