@@ -140,7 +140,8 @@ def detect_type(path: Path) -> str:
             return "har"
         return "findings" if b'"findings"' in head[:4096] else "list-json"
     if head.startswith(b"["):
-        return "findings" if b'"rule_id"' in head and b'"fingerprint"' in head else "list-json"
+        is_findings = (b'"rule_id"' in head or b'"rule"' in head) and b'"fingerprint"' in head
+        return "findings" if is_findings else "list-json"
     if path.suffix.lower() == ".har":
         return "har"
     first = head.split(b"\n", 1)[0]

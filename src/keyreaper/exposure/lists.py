@@ -169,7 +169,9 @@ def read_findings(path: Path, key_versions: set[int], warnings: list[str]) -> It
         if not isinstance(item, dict):
             warnings.append(f"{where}: a finding is not an object; skipped")
             continue
-        rule, location, fp = item.get("rule_id"), item.get("location"), item.get("fingerprint")
+        # `keyreaper scan --format json` writes "rule"; other tools may write "rule_id".
+        rule = item.get("rule_id", item.get("rule"))
+        location, fp = item.get("location"), item.get("fingerprint")
         if not isinstance(rule, str) or not isinstance(location, str) or not isinstance(fp, str):
             warnings.append(f"{where}: needs rule_id, location and fingerprint; skipped")
             continue
