@@ -30,7 +30,10 @@ def normalize(value: str) -> str:
 
 def hint(value: str) -> str:
     """A short public hint for humans: provider prefix plus the last four characters."""
-    value = normalize(value)
+    return _hint(normalize(value))
+
+
+def _hint(value: str) -> str:
     prefix = ""
     for known in _KNOWN_PREFIXES:
         if value.startswith(known):
@@ -104,10 +107,10 @@ class Fingerprinter:
     def fingerprint(self, secret: Secret) -> Fingerprint:
         value = normalize(secret.reveal())
         version = self._ring.current
-        return Fingerprint(self._digest(version, value), version, hint(value))
+        return Fingerprint(self._digest(version, value), version, _hint(value))
 
     def all_versions(self, secret: Secret) -> list[Fingerprint]:
         """Fingerprints under every key version held, so old records still match."""
         value = normalize(secret.reveal())
-        h = hint(value)
+        h = _hint(value)
         return [Fingerprint(self._digest(v, value), v, h) for v in sorted(self._ring.keys)]

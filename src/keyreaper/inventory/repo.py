@@ -45,6 +45,14 @@ def upsert(
     rows = []
     idents: list[tuple[str, str]] = []
     fps: list[tuple[str, str, int, str, str]] = []
+
+    def as_json(value: Any) -> str:
+        return (
+            json.dumps(value, sort_keys=True)
+            if value
+            else ("{}" if isinstance(value, dict) else "[]")
+        )
+
     for c in creds:
         claim = c.claim or Claim("")
         rows.append(
@@ -54,16 +62,16 @@ def upsert(
                 c.kind,
                 c.name,
                 c.owner,
-                json.dumps(list(c.consumers)),
+                as_json(list(c.consumers)),
                 c.privilege,
                 c.created,
                 c.last_rotated,
                 c.expires,
-                json.dumps(list(c.tags)),
+                as_json(list(c.tags)),
                 claim.status,
                 claim.claimant,
                 claim.date,
-                json.dumps(c.extra, sort_keys=True),
+                as_json(c.extra),
                 source,
                 now,
                 now,
