@@ -20,12 +20,12 @@ import pyarrow as pa
 
 from keyreaper.events import redact
 from keyreaper.events.fastpath import Plan, plan
-from keyreaper.events.reader import DEFAULT_MAX_LINE, TruncatedInput, lines
+from keyreaper.events.reader import DEFAULT_MAX_LINE, lines
 from keyreaper.events.records import (
-    BatchBuilder,
     Reject,
     RejectFn,
     Row,
+    batched,
     first,
     get,
     integer,
@@ -152,7 +152,6 @@ class JsonSource:
     ) -> Iterator[pa.RecordBatch]:
         reject = on_reject or _ignore
         start = _peek(stream, 4096)
-        builder = BatchBuilder()
         stripped = start.lstrip()
         if stripped[:1] == b"[":
             records = self._items(stream, origin, "item", reject)
@@ -162,7 +161,8 @@ class JsonSource:
             records = self._items(stream, origin, f"{self.container_key}.item", reject)
         else:
             records = self._lines(stream, origin, reject, max_line)
-        try:
+
+        def rows() -> Iterator[Row]:
             for where, record, raw in records:
                 try:
                     row = self.row(record)
@@ -174,15 +174,9 @@ class JsonSource:
                     continue
                 row["raw"] = redact.json_text(raw)
                 row["origin"] = where
-                builder.add(row)
-                if builder.full():
-                    yield builder.flush()
-        except TruncatedInput:
-            if builder.rows:  # keep what was read before the truncation
-                yield builder.flush()
-            raise
-        if builder.rows:
-            yield builder.flush()
+                yield row
+
+        yield from batched(rows())
 
     def _lines(
         self, stream: IO[bytes], origin: str, reject: RejectFn, max_line: int

@@ -3,13 +3,14 @@ builder that turns rows into record batches of EVENT_SCHEMA."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pyarrow as pa
 
+from keyreaper.events.reader import TruncatedInput
 from keyreaper.events.schema import COLUMNS, EVENT_SCHEMA
 
 Row = dict[str, Any]
@@ -128,3 +129,19 @@ class BatchBuilder:
         self._cols = {c: [] for c in COLUMNS}
         self.rows = 0
         return batch
+
+
+def batched(rows: Iterable[Row]) -> Iterator[pa.RecordBatch]:
+    """Cut rows into record batches; on truncated input, keep what was read before it."""
+    builder = BatchBuilder()
+    try:
+        for row in rows:
+            builder.add(row)
+            if builder.full():
+                yield builder.flush()
+    except TruncatedInput:
+        if builder.rows:
+            yield builder.flush()
+        raise
+    if builder.rows:
+        yield builder.flush()

@@ -9,8 +9,8 @@ from typing import IO
 import pyarrow as pa
 
 from keyreaper.events import redact
-from keyreaper.events.reader import DEFAULT_MAX_LINE, TruncatedInput, lines
-from keyreaper.events.records import BatchBuilder, Reject, RejectFn, Row
+from keyreaper.events.reader import DEFAULT_MAX_LINE, lines
+from keyreaper.events.records import Reject, RejectFn, Row, batched
 
 LineParser = Callable[[str], Row | None]
 
@@ -23,8 +23,7 @@ def parse_text(
     on_reject: RejectFn | None,
     max_line: int = DEFAULT_MAX_LINE,
 ) -> Iterator[pa.RecordBatch]:
-    builder = BatchBuilder()
-    try:
+    def rows() -> Iterator[Row]:
         for line in lines(stream, max_line):
             where = f"{origin}:{line.number}"
             if line.data is None:
@@ -53,12 +52,6 @@ def parse_text(
             row["source"] = source
             row["raw"] = redact.query_strings(decoded)
             row["origin"] = where
-            builder.add(row)
-            if builder.full():
-                yield builder.flush()
-    except TruncatedInput:
-        if builder.rows:  # keep what was read before the truncation
-            yield builder.flush()
-        raise
-    if builder.rows:
-        yield builder.flush()
+            yield row
+
+    yield from batched(rows())
