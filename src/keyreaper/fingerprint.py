@@ -9,7 +9,6 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from hashlib import sha256
 from pathlib import Path
 
 from keyreaper.domain import Fingerprint, Secret
@@ -22,7 +21,9 @@ _HINT_MIN_LEN = 16  # below this, even four characters give away too much
 
 def normalize(value: str) -> str:
     """The form that is fingerprinted: NFC, surrounding whitespace and quotes removed."""
-    value = unicodedata.normalize("NFC", value).strip()
+    if not value.isascii():  # ASCII is already NFC; skipping the call halves bulk imports
+        value = unicodedata.normalize("NFC", value)
+    value = value.strip()
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'`":
         value = value[1:-1].strip()
     return value
@@ -35,10 +36,8 @@ def hint(value: str) -> str:
 
 def _hint(value: str) -> str:
     prefix = ""
-    for known in _KNOWN_PREFIXES:
-        if value.startswith(known):
-            prefix = known.strip()
-            break
+    if value.startswith(_KNOWN_PREFIXES):  # one C call for the common no-prefix case
+        prefix = next(k for k in _KNOWN_PREFIXES if value.startswith(k)).strip()
     else:
         match = _PREFIX_RE.match(value)
         if match and len(match.group(1)) < len(value) // 2:
@@ -102,7 +101,8 @@ class Fingerprinter:
         return self._ring.current
 
     def _digest(self, version: int, value: str) -> str:
-        return hmac.new(self._ring.keys[version], value.encode("utf-8"), sha256).hexdigest()
+        # hmac.digest is the one-shot C path: several times faster than hmac.new per value.
+        return hmac.digest(self._ring.keys[version], value.encode("utf-8"), "sha256").hex()
 
     def fingerprint(self, secret: Secret) -> Fingerprint:
         value = normalize(secret.reveal())

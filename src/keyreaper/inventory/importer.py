@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import csv
+import functools
 import io
 import json
 import re
@@ -82,7 +83,10 @@ def _as_list(value: Any) -> list[str]:
         return []
     if isinstance(value, list | tuple):
         return [str(v).strip() for v in value if str(v).strip()]
-    return [v for v in _SPLIT.split(str(value).strip()) if v]
+    text = str(value).strip()
+    if ";" not in text:
+        return [text] if text else []
+    return [v for v in _SPLIT.split(text) if v]
 
 
 def _as_date(value: Any) -> str:
@@ -90,7 +94,11 @@ def _as_date(value: Any) -> str:
         return ""
     if isinstance(value, datetime | date):
         return value.isoformat()
-    text = str(value).strip()
+    return _checked_date(str(value).strip())
+
+
+@functools.lru_cache(maxsize=4096)  # inventories repeat dates; parse each text once
+def _checked_date(text: str) -> str:
     try:
         if len(text) == 10:
             date.fromisoformat(text)
@@ -122,17 +130,28 @@ class _FieldError(ValueError):
         self.column = column
 
 
-def to_credential(raw: dict[str, Any], fp: Fingerprinter) -> tuple[Credential, bool]:
-    """Build a Credential from one row; returns it and whether a secret was fingerprinted."""
-    values = raw
-    provider = str(values.get("provider") or "").strip().lower()
-    kind = str(values.get("kind") or "").strip().lower()
+def _text(values: dict[str, Any], name: str) -> str:
+    value = values.get(name)
+    if value is None:
+        return ""
+    return value.strip() if isinstance(value, str) else str(value).strip()
+
+
+def to_credential(values: dict[str, Any], fp: Fingerprinter) -> tuple[Credential, bool]:
+    """Build a Credential from one row; returns it and whether a secret was fingerprinted.
+
+    This runs once per row of inventories with 100k+ rows, so it reads each field once."""
+    provider = _text(values, "provider").lower()
+    kind = _text(values, "kind").lower()
     if not provider:
         raise _FieldError("provider", "provider is required")
     if kind not in KINDS:
         raise _FieldError("kind", f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
-    idents = _as_list(values.get("identifiers")) + _as_list(values.get("identifier"))
-    idents = list(dict.fromkeys(idents))
+    idents = _as_list(values.get("identifier"))
+    if "identifiers" in values:
+        idents = list(dict.fromkeys(_as_list(values["identifiers"]) + idents))
+    elif len(idents) > 1:
+        idents = list(dict.fromkeys(idents))
     if not idents:
         raise _FieldError("identifier", "at least one identifier is required")
     dates: dict[str, str] = {}
@@ -142,32 +161,31 @@ def to_credential(raw: dict[str, Any], fp: Fingerprinter) -> tuple[Credential, b
         except ValueError as exc:
             raise _FieldError(name, str(exc)) from None
     fingerprints: tuple[Fingerprint, ...] = ()
-    had_secret = False
     secret_value = values.get("secret")
-    if secret_value not in (None, ""):
+    had_secret = secret_value is not None and secret_value != ""
+    if had_secret:
         try:
             secret = _decode_secret(str(secret_value), str(values.get("secret_encoding") or ""))
         except ValueError as exc:
             raise _FieldError("secret", str(exc)) from None
         fingerprints = (fp.fingerprint(secret),)
-        had_secret = True
         del secret
     claim = None
-    status = str(values.get("claimed_status") or "").strip().lower()
+    status = _text(values, "claimed_status").lower()
     if status:
-        claim = Claim(status, str(values.get("claimed_by") or "").strip(), dates["claimed_at"])
-    extra = {k: v for k, v in values.items() if k not in COLUMNS and v not in (None, "")}
-    cred_id = str(values.get("id") or "").strip() or Credential.make_id(provider, kind, idents[0])
+        claim = Claim(status, _text(values, "claimed_by"), dates["claimed_at"])
+    extra = {k: v for k, v in values.items() if k not in COLUMNS and v is not None and v != ""}
+    cred_id = _text(values, "id") or Credential.make_id(provider, kind, idents[0])
     try:
         cred = Credential(
             id=cred_id,
             provider=provider,
             kind=kind,
             identifiers=tuple(idents),
-            name=str(values.get("name") or "").strip(),
-            owner=str(values.get("owner") or "").strip(),
+            name=_text(values, "name"),
+            owner=_text(values, "owner"),
             consumers=tuple(_as_list(values.get("consumers"))),
-            privilege=str(values.get("privilege") or "").strip(),
+            privilege=_text(values, "privilege"),
             created=dates["created"],
             last_rotated=dates["last_rotated"],
             expires=dates["expires"],
@@ -187,7 +205,7 @@ def _csv_rows(text: str) -> Iterator[RawRow]:
         reader.fieldnames = [f.strip().lower() for f in reader.fieldnames]
     line = reader.line_num + 1
     for row in reader:
-        yield RawRow(dict(row), line)
+        yield RawRow(row, line)
         line = reader.line_num + 1
 
 
@@ -306,6 +324,7 @@ def parse_file(path: Path, fp: Fingerprinter, fmt: str | None = None) -> ParsedF
         raise InputError(Location(name), f"unknown format {kind!r} (csv, json, yaml)")
     result = ParsedFile()
     seen_keys: set[frozenset[Any]] = set()
+    last_keys: Any = None
     try:
         for row in rows:
             if "__invalid__" in row.values:
@@ -313,10 +332,12 @@ def parse_file(path: Path, fp: Fingerprinter, fmt: str | None = None) -> ParsedF
                     RowError(Location(name, row.line), str(row.values["__invalid__"]))
                 )
                 continue
-            keys = frozenset(row.values)
-            if keys not in seen_keys:
-                seen_keys.add(keys)
-                result.unknown_columns.update(k for k in keys if k and k not in COLUMNS)
+            if row.values.keys() != last_keys:  # CSV rows share one key set: compare, don't hash
+                last_keys = row.values.keys()
+                keys = frozenset(last_keys)
+                if keys not in seen_keys:
+                    seen_keys.add(keys)
+                    result.unknown_columns.update(k for k in keys if k and k not in COLUMNS)
             if None in row.values:
                 result.errors.append(RowError(Location(name, row.line), "more cells than columns"))
                 continue
