@@ -18,7 +18,7 @@ class AsnLookup:
         maxminddb = require("maxminddb", "hunt")
         try:
             self._reader: Any = maxminddb.open_database(str(path))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
             raise KeyreaperError(f"{path}: cannot open the ASN database ({exc})") from exc
         self.asn = lru_cache(maxsize=65536)(self._asn)
 
