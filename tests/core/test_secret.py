@@ -45,6 +45,21 @@ def test_logging_filter_redacts_live_secret(caplog: pytest.LogCaptureFixture) ->
     assert "[REDACTED]" in caplog.text
 
 
+def test_live_secret_table_forgets_dead_secrets_and_stays_bounded() -> None:
+    import gc
+
+    from keyreaper.domain import secret as secret_module
+
+    kept = [Secret(f"kept-canary-{i:04d}-value") for i in range(50)]
+    for i in range(20_000):  # bulk-import churn: each secret dies right after its HMAC
+        Secret(f"gone-canary-{i:05d}-value")
+    gc.collect()
+    values = set(secret_module.live_values())
+    assert {s.reveal() for s in kept} <= values
+    assert not any(v.startswith("gone-canary-") for v in values)
+    assert len(secret_module._live) < 5_000  # pruned, not one entry per secret ever made
+
+
 def test_fingerprint_is_keyed_not_a_bare_hash() -> None:
     a = Fingerprinter(KeyRing.generate())
     b = Fingerprinter(KeyRing.generate())

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import hmac
+import threading
 import weakref
 from typing import Any, NoReturn, final
 
 _REDACTED = "Secret('**********')"
 
 # Live secrets, so the logging filter can redact a value that slipped into a message.
-# Memory only: nothing here is ever written anywhere.
-_live: weakref.WeakValueDictionary[int, Secret] = weakref.WeakValueDictionary()
+# Memory only: nothing here is ever written anywhere. Plain weak references, pruned when the
+# table doubles: a WeakValueDictionary's Python-level bookkeeping cost more than the HMAC on
+# bulk imports of 100k secrets.
+_live: dict[int, weakref.ref[Secret]] = {}
+_live_lock = threading.Lock()
+_prune_at = 1024
+
+
+def _remember(secret: Secret) -> None:
+    global _prune_at
+    with _live_lock:
+        _live[id(secret)] = weakref.ref(secret)
+        if len(_live) >= _prune_at:
+            for key in [k for k, ref in _live.items() if ref() is None]:
+                del _live[key]
+            _prune_at = max(1024, 2 * len(_live))
 
 
 @final
@@ -29,7 +44,7 @@ class Secret:
         if not isinstance(value, str):
             raise TypeError("Secret takes str or bytes")
         object.__setattr__(self, "_Secret__value", value)
-        _live[id(self)] = self
+        _remember(self)
 
     def reveal(self) -> str:
         return self.__value
@@ -77,4 +92,6 @@ class Secret:
 
 def live_values() -> list[str]:
     """Plaintexts of the secrets alive in this process, for the logging redactor only."""
-    return [s.reveal() for s in list(_live.values())]
+    with _live_lock:
+        alive = [ref() for ref in _live.values()]
+    return [s.reveal() for s in alive if s is not None]
