@@ -18,7 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from keyreaper.domain.model import Indicator
-from keyreaper.hunt import tokens
+from keyreaper.hunt import ipsql, tokens
 from keyreaper.hunt.store import Hit
 
 _IDENTITY = ("src_ip", "user_agent", "credential_id", "actor_id", "actor_name", "target_id")
@@ -46,7 +46,7 @@ class MatchKeys:
     exact: list[tuple[str, int]]  # (token, indicator index)
     domains: list[tuple[str, int]]
     cidr4: list[tuple[int, int, int]]  # (first, last, indicator index)
-    cidr6: list[tuple[ipaddress.IPv6Network, int]]
+    cidr6: list[tuple[str, str, int]]  # (first, last as kr_ip6 hex, indicator index)
     scans: list[tuple[str, int]]
 
 
@@ -59,7 +59,9 @@ def keys_for(indicators: Sequence[Indicator]) -> MatchKeys:
             if v4:
                 k.cidr4.append((*v4, i))
             else:
-                k.cidr6.append((ipaddress.IPv6Network(ind.value, strict=False), i))
+                k.cidr6.append(
+                    (*ipsql.v6_bounds(ipaddress.IPv6Network(ind.value, strict=False)), i)
+                )
         elif ind.type == "domain":
             k.domains.append((v, i))
         elif ind.type == "url":
@@ -98,6 +100,10 @@ _MATCH_SQL = {
     "k_cidr4": "SELECT filename, tok, ind FROM (SELECT filename, tok, ip4 FROM"
     " read_parquet({files}, filename = true) WHERE ip4 IS NOT NULL) t"
     " JOIN k_cidr4 ON t.ip4 BETWEEN k_cidr4.lo AND k_cidr4.hi",
+    # IPv6 tokens are few: converted at hunt time rather than stored in the index
+    "k_cidr6": "SELECT filename, tok, ind FROM (SELECT filename, tok, kr_ip6(tok) AS ip6 FROM"
+    " read_parquet({files}, filename = true) WHERE contains(tok, ':')) t"
+    " JOIN k_cidr6 ON t.ip6 BETWEEN k_cidr6.lo AND k_cidr6.hi",
 }
 
 
@@ -122,25 +128,26 @@ def matched_tokens(
             "ind": [i for _, _, i in keys.cidr4],
         },
     )
+    _register(
+        con,
+        "k_cidr6",
+        {
+            "lo": pa.array([a for a, _, _ in keys.cidr6], pa.string()),
+            "hi": pa.array([b for _, b, _ in keys.cidr6], pa.string()),
+            "ind": pa.array([i for _, _, i in keys.cidr6], pa.int64()),
+        },
+    )
+    if keys.cidr6:
+        ipsql.install(con)
     files = "[" + ", ".join(tokens._sql_str(f) for f in index_files) + "]"
     found: set[tuple[str, str, int]] = set()
-    for table, n in (("k_exact", keys.exact), ("k_domain", keys.domains), ("k_cidr4", keys.cidr4)):
+    kinds = (("k_exact", keys.exact), ("k_domain", keys.domains), ("k_cidr4", keys.cidr4),
+             ("k_cidr6", keys.cidr6))  # fmt: skip
+    for table, n in kinds:
         if n:
             sql = _MATCH_SQL[table].format(files=files)
             found.update((str(a), str(b), int(c)) for a, b, c in con.execute(sql).fetchall())
-    rows = sorted(found)
-    if keys.cidr6:
-        cands = con.execute(
-            f"SELECT DISTINCT filename, tok FROM read_parquet({files}, filename = true)"
-            " WHERE contains(tok, ':') AND NOT contains(tok, '.')"
-        ).fetchall()
-        for fname, tok in cands:
-            try:
-                addr = ipaddress.IPv6Address(tok)
-            except ValueError:
-                continue
-            rows += [(fname, tok, i) for net, i in keys.cidr6 if addr in net]
-    return rows
+    return sorted(found)
 
 
 def field_of(event: dict[str, Any], needle: str) -> str:
