@@ -107,7 +107,7 @@ COPY (SELECT
   json_extract_string(raw, '$.target[0].id') AS target_id, json_extract_string(raw, '$.target[0].type') AS target_type,
   json_extract_string(raw, '$.target[0].alternateId') AS target_name,
   json_extract_string(raw, '$.authenticationContext.externalSessionId') AS session_id,
-  raw, '{name}:' || CAST(row_number() OVER () AS VARCHAR) AS origin
+  raw, '{name}:' || CAST(row_number() OVER () AS VARCHAR) AS origin, NULL::VARCHAR AS issued_credential_id
 FROM read_csv('{data}', columns = {{'raw': 'VARCHAR'}}, delim = '\x01', quote = '', escape = '',
               header = false, auto_detect = false, max_line_size = 10000000))
 TO '{out}' (FORMAT parquet, COMPRESSION zstd)

@@ -90,63 +90,55 @@ def _register(con: duckdb.DuckDBPyConnection, name: str, cols: dict[str, list[An
     con.register(name, pa.table(cols))
 
 
-# One query per kind of key, each skipped when there is no key of its kind.
+# One scan of the token dictionaries per kind of key, each skipped when there is no key of
+# its kind; all in one query (UNION ALL), so DuckDB runs them on both cores.
 _MATCH_SQL = {
-    "k_exact": "SELECT filename, tok, ind FROM read_parquet({files}, filename = true)"
-    " JOIN k_exact USING (tok)",
-    "k_domain": "SELECT filename, s.tok, ind FROM (SELECT filename, tok, unnest(sfx) AS key"
-    " FROM read_parquet({files}, filename = true) WHERE sfx IS NOT NULL) s"
-    " JOIN k_domain ON s.key = k_domain.tok",
-    "k_cidr4": "SELECT filename, tok, ind FROM (SELECT filename, tok, ip4 FROM"
-    " read_parquet({files}, filename = true) WHERE ip4 IS NOT NULL) t"
-    " JOIN k_cidr4 ON t.ip4 BETWEEN k_cidr4.lo AND k_cidr4.hi",
+    "k_exact": "SELECT filename, ind, off, cnt FROM d JOIN k_exact USING (tok)",
+    "k_domain": "SELECT filename, ind, off, cnt FROM (SELECT filename, off, cnt, unnest(sfx)"
+    " AS key FROM d WHERE sfx IS NOT NULL) s JOIN k_domain ON s.key = k_domain.tok",
+    "k_cidr4": "SELECT filename, ind, off, cnt FROM d JOIN k_cidr4"
+    " ON d.ip4 BETWEEN k_cidr4.lo AND k_cidr4.hi",
     # IPv6 tokens are few: converted at hunt time rather than stored in the index
-    "k_cidr6": "SELECT filename, tok, ind FROM (SELECT filename, tok, kr_ip6(tok) AS ip6 FROM"
-    " read_parquet({files}, filename = true) WHERE contains(tok, ':')) t"
-    " JOIN k_cidr6 ON t.ip6 BETWEEN k_cidr6.lo AND k_cidr6.hi",
+    "k_cidr6": "SELECT filename, ind, off, cnt FROM (SELECT filename, off, cnt, kr_ip6(tok)"
+    " AS ip6 FROM d WHERE contains(tok, ':')) t JOIN k_cidr6 ON t.ip6 BETWEEN k_cidr6.lo"
+    " AND k_cidr6.hi",
 }
 
 
 def matched_tokens(
     con: duckdb.DuckDBPyConnection, index_files: Sequence[str], keys: MatchKeys
-) -> list[tuple[str, str, int]]:
-    """(index file, token, indicator index) for every token an indicator matches."""
+) -> list[tuple[str, int, int, int]]:
+    """(index file, indicator index, postings offset, count) for every token an indicator
+    matches."""
     if not index_files:
         return []
-    _register(
-        con, "k_exact", {"tok": [t for t, _ in keys.exact], "ind": [i for _, i in keys.exact]}
-    )
-    _register(
-        con, "k_domain", {"tok": [t for t, _ in keys.domains], "ind": [i for _, i in keys.domains]}
-    )
-    _register(
-        con,
-        "k_cidr4",
-        {
+    tables = {
+        "k_exact": {"tok": [t for t, _ in keys.exact], "ind": [i for _, i in keys.exact]},
+        "k_domain": {"tok": [t for t, _ in keys.domains], "ind": [i for _, i in keys.domains]},
+        "k_cidr4": {
             "lo": pa.array([a for a, _, _ in keys.cidr4], pa.uint64()),
             "hi": pa.array([b for _, b, _ in keys.cidr4], pa.uint64()),
             "ind": [i for _, _, i in keys.cidr4],
         },
-    )
-    _register(
-        con,
-        "k_cidr6",
-        {
-            "lo": pa.array([a for a, _, _ in keys.cidr6], pa.string()),
-            "hi": pa.array([b for _, b, _ in keys.cidr6], pa.string()),
-            "ind": pa.array([i for _, _, i in keys.cidr6], pa.int64()),
+        "k_cidr6": {
+            "lo": [a for a, _, _ in keys.cidr6],
+            "hi": [b for _, b, _ in keys.cidr6],
+            "ind": [i for _, _, i in keys.cidr6],
         },
-    )
-    if keys.cidr6:
+    }
+    wanted = [name for name, cols in tables.items() if cols["ind"]]
+    if not wanted:
+        return []
+    for name in wanted:
+        _register(con, name, tables[name])
+    if "k_cidr6" in wanted:
         ipsql.install(con)
     files = "[" + ", ".join(tokens._sql_str(f) for f in index_files) + "]"
-    found: set[tuple[str, str, int]] = set()
-    kinds = (("k_exact", keys.exact), ("k_domain", keys.domains), ("k_cidr4", keys.cidr4),
-             ("k_cidr6", keys.cidr6))  # fmt: skip
-    for table, n in kinds:
-        if n:
-            sql = _MATCH_SQL[table].format(files=files)
-            found.update((str(a), str(b), int(c)) for a, b, c in con.execute(sql).fetchall())
+    # read_parquet written out in each branch: a CTE named twice is materialized first,
+    # which costs ten times more than the scans themselves
+    src = f"read_parquet({files}, filename = true)"
+    sql = " UNION ALL ".join(_MATCH_SQL[n].replace("FROM d", f"FROM {src} d") for n in wanted)
+    found = {(str(f), int(i), int(o), int(c)) for f, i, o, c in con.execute(sql).fetchall()}
     return sorted(found)
 
 
@@ -200,17 +192,15 @@ def hunt(
     keys = keys_for(indicators)
     index = tokens.ensure(con, index_dir, list(data_files))
     found: dict[tuple[str, int], set[int]] = {}  # (data file, row) -> indicator indexes
-    matches = matched_tokens(con, list(index), keys)
-    by_index: dict[str, list[tuple[str, int]]] = {}
-    for fname, tok, ind in matches:
-        by_index.setdefault(fname, []).append((tok, ind))
-    for fname, pairs in by_index.items():
-        _register(con, "m", {"tok": [t for t, _ in pairs], "ind": [i for _, i in pairs]})
-        for rn, ind in con.execute(
-            f"SELECT p.rn, m.ind FROM read_parquet({tokens._sql_str(fname)}) d JOIN m USING (tok)"
-            f" JOIN read_parquet({tokens._sql_str(str(tokens.rows_path(fname)))}) p ON p.id = d.id"
-        ).fetchall():
-            found.setdefault((str(index[fname]), int(rn)), set()).add(int(ind))
+    runs: dict[str, list[tuple[int, int, int]]] = {}  # index file -> (off, cnt, indicator)
+    for fname, ind, off, cnt in matched_tokens(con, list(index), keys):
+        runs.setdefault(fname, []).append((off, cnt, ind))
+    for fname, rs in runs.items():
+        rs.sort()
+        data = str(index[fname])
+        for (_, _, ind), rns in zip(rs, tokens.postings(fname, [r[:2] for r in rs]), strict=True):
+            for rn in rns:
+                found.setdefault((data, rn), set()).add(ind)
     if keys.scans:
         _scan(con, data_files, keys, found)
     return _to_hits(con, found, indicators, since, until, id_map or {})
