@@ -5,6 +5,7 @@ origin and the field (column or JSON path inside `raw`) that held the indicator.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
@@ -22,21 +23,9 @@ from keyreaper.hunt import ipsql, tokens
 from keyreaper.hunt.store import Hit
 
 _IDENTITY = ("src_ip", "user_agent", "credential_id", "actor_id", "actor_name", "target_id")
-_EVENT_COLS = [
-    "time",
-    "source",
-    "event_type",
-    "outcome",
-    "actor_id",
-    "actor_name",
-    "credential_id",
-    "src_ip",
-    "src_asn",
-    "user_agent",
-    "target_id",
-    "target_name",
-    "origin",
-]
+_EVENT_COLS = ["time", "source", "event_type", "outcome", "actor_id", "actor_name",
+               "credential_id", "src_ip", "src_asn", "user_agent", "target_id", "target_name",
+               "origin"]  # fmt: skip
 # Types that no token catches: found by a substring scan of raw (costs a pass over raw).
 SCAN_TYPES = ("file_name",)
 
@@ -310,6 +299,12 @@ def _raw_bytes(fname: str) -> int:
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """Parsed once per indicator, not once per hit."""
+    return ipaddress.ip_network(cidr, strict=False)
+
+
 def _needle(ind: Indicator) -> str:
     return ind.value.lower() if ind.type != "asn" else f"as{int(ind.value)}"
 
@@ -317,7 +312,7 @@ def _needle(ind: Indicator) -> str:
 def _column_field(ev: dict[str, Any], ind: Indicator) -> str | None:
     """The normalized column that explains the match, if one does (no need to read raw)."""
     if ind.type == "cidr":
-        net = ipaddress.ip_network(ind.value, strict=False)
+        net = _network(ind.value)
         for col in ("src_ip",):
             try:
                 if ev.get(col) and ipaddress.ip_address(str(ev[col])) in net:
@@ -372,7 +367,7 @@ def _hit(ev: dict[str, Any], ind: Indicator, field: str, id_map: dict[str, list[
 def _first_field(ev: dict[str, Any], ind: Indicator) -> str:
     """For CIDR and domain indicators: the first field holding a value inside them."""
     if ind.type == "cidr":
-        net = ipaddress.ip_network(ind.value, strict=False)
+        net = _network(ind.value)
         for tok in tokens_in(ev):
             try:
                 if ipaddress.ip_address(tok) in net:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sys
 from array import array
 from collections.abc import Sequence
@@ -52,6 +53,9 @@ _SFX = (
     "range(0, len(string_split(split_part(tok, '@', -1), '.')) - 1), lambda i: array_to_string("
     "string_split(split_part(tok, '@', -1), '.')[i + 1:], '.')) END"
 )
+
+
+_INDEX_NAME = re.compile(r"[0-9a-f]{24}(\.rows)?\.(parquet|u32)")
 
 
 def _sql_str(value: str) -> str:
@@ -141,4 +145,9 @@ def ensure(con: duckdb.DuckDBPyConnection, index_dir: Path, files: list[Path]) -
         if not rows_path(target).exists():
             build(con, f, target)
         out[str(target)] = f
+    # Indexes of files no longer in the store, or of an older index version, are dropped.
+    keep = {p.name for t in out for p in (Path(t), rows_path(t))}
+    for p in index_dir.iterdir():
+        if _INDEX_NAME.fullmatch(p.name) and p.name not in keep:
+            p.unlink(missing_ok=True)
     return out
