@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
 
 from keyreaper.domain import Credential, Liveness, Secret
@@ -63,6 +62,8 @@ def command_modules() -> list[Registration]:
         Registration("keyreaper.commands", name, module, True)
         for name, module in BUILTIN_COMMANDS.items()
     ]
+    from importlib.metadata import entry_points  # slow to import: only when listing all
+
     for ep in entry_points(group="keyreaper.commands"):
         regs.append(Registration("keyreaper.commands", ep.name, ep.value, False))
     return regs
@@ -72,6 +73,8 @@ def registered(group: str, builtins: dict[str, str] | None = None) -> list[Regis
     """Built-ins first, then entry points; a third party cannot shadow a built-in name."""
     regs = [Registration(group, n, m, True) for n, m in (builtins or {}).items()]
     taken = {r.name for r in regs}
+    from importlib.metadata import entry_points
+
     for ep in entry_points(group=group):
         if ep.name not in taken:
             regs.append(Registration(group, ep.name, ep.value, False))

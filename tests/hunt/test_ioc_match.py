@@ -113,8 +113,11 @@ def test_store_and_raw_agree(sqlite_workspace: Workspace, tmp_path: Path) -> Non
         (line, h.indicator) for line, h in by_line.items()
     } | {(n + 1, "192.0.2.77") for n, r in enumerate(recs) if _number(r) == 31}
 
-    # the index is reused: a second hunt reads no raw record
+    # the index is reused: a second hunt reads no raw record; an index of a file gone from
+    # the store (or of an older index version) is dropped
     before = sorted(p.name for p in (sqlite_workspace.root / "idx").iterdir())
+    stale = sqlite_workspace.root / "idx" / ("ab" * 12 + ".rows.parquet")
+    stale.write_bytes(b"old")
     assert len(
         ioc_match.hunt(con, store.files(), sqlite_workspace.root / "idx", INDICATORS)
     ) == len(hits)

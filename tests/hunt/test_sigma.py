@@ -162,3 +162,39 @@ def test_correlation_timespan(sqlite_workspace: Workspace, tmp_path: Path, ctype
     corr = next(r for r in results if r.kind == "correlation")
     assert not corr.error, corr.error
     assert sorted({h.actor for h in corr.hits}) == expect
+
+
+ORDER_ROWS = [
+    (0, "right", "user.session.start"), (5, "right", "system.api_token.create"),
+    (0, "reversed", "system.api_token.create"), (5, "reversed", "user.session.start"),
+    (0, "late", "user.session.start"), (15, "late", "system.api_token.create"),
+    (0, "both", "system.api_token.create"), (2, "both", "user.session.start"),
+    (6, "both", "system.api_token.create"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("ctype", "rules", "expect"),
+    [
+        ("temporal_ordered", "[base, other]", {"right": 1, "both": 1}),
+        ("temporal", "[base, other]", {"right": 1, "reversed": 1, "both": 1}),  # order ignored
+        ("temporal_ordered", "[other, base]", {"reversed": 1, "both": 1}),
+        ("temporal_ordered", "[other, base, other]", {"both": 1}),  # a rule listed twice
+    ],
+)
+def test_temporal_ordered_checks_order(sqlite_workspace: Workspace, tmp_path: Path, ctype: str,
+                                       rules: str, expect: dict[str, int]) -> None:  # fmt: skip
+    store = _write(sqlite_workspace, [_okta(m, actor, etype) for m, actor, etype in ORDER_ROWS])
+    path = tmp_path / "c.yml"
+    path.write_text((CORR % (ctype, rules, "null")).replace("    condition: null\n", ""))
+    results = sigma_run.run_collection(store.connect(), sigma_run.load([path]))
+    corr = next(r for r in results if r.kind == "correlation")
+    assert not corr.error, corr.error
+    got: dict[str, int] = {}
+    for h in corr.hits:
+        got[h.actor] = got.get(h.actor, 0) + 1
+    assert got == expect
+    if ctype == "temporal_ordered":
+        for h in corr.hits:  # the chain's events, in the rules' order
+            assert len(h.detail["sequence"]) == rules.count(",") + 1
+            assert h.detail["window_end"] >= h.time.isoformat()

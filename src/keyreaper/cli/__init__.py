@@ -16,9 +16,9 @@ from rich.text import Text
 from keyreaper.cli.context import AppState, err, state
 from keyreaper.domain.redact import RedactingFilter
 from keyreaper.errors import KeyreaperError
-from keyreaper.plugins import command_modules
+from keyreaper.plugins import BUILTIN_COMMANDS, command_modules
 
-app = typer.Typer(
+_app = typer.Typer(
     name="keyreaper",
     help="Credential-leak response: nothing is decided on belief.",
     no_args_is_help=True,
@@ -28,7 +28,7 @@ app = typer.Typer(
 )
 
 
-@app.callback()
+@_app.callback()
 def _root(
     ctx: typer.Context,
     workspace: str | None = typer.Option(
@@ -45,8 +45,40 @@ def _root(
     ctx.call_on_close(st.close)
 
 
-for _module in command_modules():
-    importlib.import_module(_module.module).register(app)
+_registered: set[str] = set()
+
+
+def _register(names: Sequence[str] | None = None) -> None:
+    """Import and register command modules once each: all of them, or only the named
+    built-in groups. A run registers just its own group, so `keyreaper hunt` does not pay for
+    importing every other command's dependencies (about a second of start-up)."""
+    if names is None:
+        modules = [reg.module for reg in command_modules()]
+    else:  # built-ins only: no entry-point scan of site-packages
+        modules = [BUILTIN_COMMANDS[n] for n in names]
+    for module in modules:
+        if module not in _registered:
+            _registered.add(module)
+            importlib.import_module(module).register(_app)
+
+
+def _command_of(args: Sequence[str]) -> str | None:
+    """The command word of a command line (global options skipped), if any."""
+    rest = iter(args)
+    for a in rest:
+        if a in ("-w", "--workspace"):
+            next(rest, None)
+        elif not a.startswith("-"):
+            return a
+    return None
+
+
+def __getattr__(name: str) -> object:
+    # `from keyreaper.cli import app` (docs tests walk every command) gets all of them.
+    if name == "app":
+        _register()
+        return _app
+    raise AttributeError(name)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -64,8 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = "-v" in args or "--verbose" in args
     _setup_logging(verbose)
+    command = _command_of(args)
+    _register([command] if command in BUILTIN_COMMANDS else None)
     try:
-        result = app(args=args, prog_name="keyreaper", standalone_mode=False)
+        result = _app(args=args, prog_name="keyreaper", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:

@@ -5,6 +5,7 @@ origin and the field (column or JSON path inside `raw`) that held the indicator.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
@@ -18,25 +19,13 @@ import duckdb
 import pyarrow as pa
 
 from keyreaper.domain.model import Indicator
-from keyreaper.hunt import tokens
+from keyreaper.hunt import ipsql, tokens
 from keyreaper.hunt.store import Hit
 
 _IDENTITY = ("src_ip", "user_agent", "credential_id", "actor_id", "actor_name", "target_id")
-_EVENT_COLS = [
-    "time",
-    "source",
-    "event_type",
-    "outcome",
-    "actor_id",
-    "actor_name",
-    "credential_id",
-    "src_ip",
-    "src_asn",
-    "user_agent",
-    "target_id",
-    "target_name",
-    "origin",
-]
+_EVENT_COLS = ["time", "source", "event_type", "outcome", "actor_id", "actor_name",
+               "credential_id", "src_ip", "src_asn", "user_agent", "target_id", "target_name",
+               "origin"]  # fmt: skip
 # Types that no token catches: found by a substring scan of raw (costs a pass over raw).
 SCAN_TYPES = ("file_name",)
 
@@ -46,7 +35,7 @@ class MatchKeys:
     exact: list[tuple[str, int]]  # (token, indicator index)
     domains: list[tuple[str, int]]
     cidr4: list[tuple[int, int, int]]  # (first, last, indicator index)
-    cidr6: list[tuple[ipaddress.IPv6Network, int]]
+    cidr6: list[tuple[str, str, int]]  # (first, last as kr_ip6 hex, indicator index)
     scans: list[tuple[str, int]]
 
 
@@ -59,7 +48,9 @@ def keys_for(indicators: Sequence[Indicator]) -> MatchKeys:
             if v4:
                 k.cidr4.append((*v4, i))
             else:
-                k.cidr6.append((ipaddress.IPv6Network(ind.value, strict=False), i))
+                k.cidr6.append(
+                    (*ipsql.v6_bounds(ipaddress.IPv6Network(ind.value, strict=False)), i)
+                )
         elif ind.type == "domain":
             k.domains.append((v, i))
         elif ind.type == "url":
@@ -88,59 +79,56 @@ def _register(con: duckdb.DuckDBPyConnection, name: str, cols: dict[str, list[An
     con.register(name, pa.table(cols))
 
 
-# One query per kind of key, each skipped when there is no key of its kind.
+# One scan of the token dictionaries per kind of key, each skipped when there is no key of
+# its kind; all in one query (UNION ALL), so DuckDB runs them on both cores.
 _MATCH_SQL = {
-    "k_exact": "SELECT filename, tok, ind FROM read_parquet({files}, filename = true)"
-    " JOIN k_exact USING (tok)",
-    "k_domain": "SELECT filename, s.tok, ind FROM (SELECT filename, tok, unnest(sfx) AS key"
-    " FROM read_parquet({files}, filename = true) WHERE sfx IS NOT NULL) s"
-    " JOIN k_domain ON s.key = k_domain.tok",
-    "k_cidr4": "SELECT filename, tok, ind FROM (SELECT filename, tok, ip4 FROM"
-    " read_parquet({files}, filename = true) WHERE ip4 IS NOT NULL) t"
-    " JOIN k_cidr4 ON t.ip4 BETWEEN k_cidr4.lo AND k_cidr4.hi",
+    "k_exact": "SELECT filename, ind, off, cnt FROM d JOIN k_exact USING (tok)",
+    "k_domain": "SELECT filename, ind, off, cnt FROM (SELECT filename, off, cnt, unnest(sfx)"
+    " AS key FROM d WHERE sfx IS NOT NULL) s JOIN k_domain ON s.key = k_domain.tok",
+    "k_cidr4": "SELECT filename, ind, off, cnt FROM d JOIN k_cidr4"
+    " ON d.ip4 BETWEEN k_cidr4.lo AND k_cidr4.hi",
+    # IPv6 tokens are few: converted at hunt time rather than stored in the index
+    "k_cidr6": "SELECT filename, ind, off, cnt FROM (SELECT filename, off, cnt, kr_ip6(tok)"
+    " AS ip6 FROM d WHERE contains(tok, ':')) t JOIN k_cidr6 ON t.ip6 BETWEEN k_cidr6.lo"
+    " AND k_cidr6.hi",
 }
 
 
 def matched_tokens(
     con: duckdb.DuckDBPyConnection, index_files: Sequence[str], keys: MatchKeys
-) -> list[tuple[str, str, int]]:
-    """(index file, token, indicator index) for every token an indicator matches."""
+) -> list[tuple[str, int, int, int]]:
+    """(index file, indicator index, postings offset, count) for every token an indicator
+    matches."""
     if not index_files:
         return []
-    _register(
-        con, "k_exact", {"tok": [t for t, _ in keys.exact], "ind": [i for _, i in keys.exact]}
-    )
-    _register(
-        con, "k_domain", {"tok": [t for t, _ in keys.domains], "ind": [i for _, i in keys.domains]}
-    )
-    _register(
-        con,
-        "k_cidr4",
-        {
+    tables = {
+        "k_exact": {"tok": [t for t, _ in keys.exact], "ind": [i for _, i in keys.exact]},
+        "k_domain": {"tok": [t for t, _ in keys.domains], "ind": [i for _, i in keys.domains]},
+        "k_cidr4": {
             "lo": pa.array([a for a, _, _ in keys.cidr4], pa.uint64()),
             "hi": pa.array([b for _, b, _ in keys.cidr4], pa.uint64()),
             "ind": [i for _, _, i in keys.cidr4],
         },
-    )
+        "k_cidr6": {
+            "lo": [a for a, _, _ in keys.cidr6],
+            "hi": [b for _, b, _ in keys.cidr6],
+            "ind": [i for _, _, i in keys.cidr6],
+        },
+    }
+    wanted = [name for name, cols in tables.items() if cols["ind"]]
+    if not wanted:
+        return []
+    for name in wanted:
+        _register(con, name, tables[name])
+    if "k_cidr6" in wanted:
+        ipsql.install(con)
     files = "[" + ", ".join(tokens._sql_str(f) for f in index_files) + "]"
-    found: set[tuple[str, str, int]] = set()
-    for table, n in (("k_exact", keys.exact), ("k_domain", keys.domains), ("k_cidr4", keys.cidr4)):
-        if n:
-            sql = _MATCH_SQL[table].format(files=files)
-            found.update((str(a), str(b), int(c)) for a, b, c in con.execute(sql).fetchall())
-    rows = sorted(found)
-    if keys.cidr6:
-        cands = con.execute(
-            f"SELECT DISTINCT filename, tok FROM read_parquet({files}, filename = true)"
-            " WHERE contains(tok, ':') AND NOT contains(tok, '.')"
-        ).fetchall()
-        for fname, tok in cands:
-            try:
-                addr = ipaddress.IPv6Address(tok)
-            except ValueError:
-                continue
-            rows += [(fname, tok, i) for net, i in keys.cidr6 if addr in net]
-    return rows
+    # read_parquet written out in each branch: a CTE named twice is materialized first,
+    # which costs ten times more than the scans themselves
+    src = f"read_parquet({files}, filename = true)"
+    sql = " UNION ALL ".join(_MATCH_SQL[n].replace("FROM d", f"FROM {src} d") for n in wanted)
+    found = {(str(f), int(i), int(o), int(c)) for f, i, o, c in con.execute(sql).fetchall()}
+    return sorted(found)
 
 
 def field_of(event: dict[str, Any], needle: str) -> str:
@@ -193,17 +181,15 @@ def hunt(
     keys = keys_for(indicators)
     index = tokens.ensure(con, index_dir, list(data_files))
     found: dict[tuple[str, int], set[int]] = {}  # (data file, row) -> indicator indexes
-    matches = matched_tokens(con, list(index), keys)
-    by_index: dict[str, list[tuple[str, int]]] = {}
-    for fname, tok, ind in matches:
-        by_index.setdefault(fname, []).append((tok, ind))
-    for fname, pairs in by_index.items():
-        _register(con, "m", {"tok": [t for t, _ in pairs], "ind": [i for _, i in pairs]})
-        for rn, ind in con.execute(
-            f"SELECT p.rn, m.ind FROM read_parquet({tokens._sql_str(fname)}) d JOIN m USING (tok)"
-            f" JOIN read_parquet({tokens._sql_str(str(tokens.rows_path(fname)))}) p ON p.id = d.id"
-        ).fetchall():
-            found.setdefault((str(index[fname]), int(rn)), set()).add(int(ind))
+    runs: dict[str, list[tuple[int, int, int]]] = {}  # index file -> (off, cnt, indicator)
+    for fname, ind, off, cnt in matched_tokens(con, list(index), keys):
+        runs.setdefault(fname, []).append((off, cnt, ind))
+    for fname, rs in runs.items():
+        rs.sort()
+        data = str(index[fname])
+        for (_, _, ind), rns in zip(rs, tokens.postings(fname, [r[:2] for r in rs]), strict=True):
+            for rn in rns:
+                found.setdefault((data, rn), set()).add(ind)
     if keys.scans:
         _scan(con, data_files, keys, found)
     return _to_hits(con, found, indicators, since, until, id_map or {})
@@ -313,6 +299,12 @@ def _raw_bytes(fname: str) -> int:
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """Parsed once per indicator, not once per hit."""
+    return ipaddress.ip_network(cidr, strict=False)
+
+
 def _needle(ind: Indicator) -> str:
     return ind.value.lower() if ind.type != "asn" else f"as{int(ind.value)}"
 
@@ -320,7 +312,7 @@ def _needle(ind: Indicator) -> str:
 def _column_field(ev: dict[str, Any], ind: Indicator) -> str | None:
     """The normalized column that explains the match, if one does (no need to read raw)."""
     if ind.type == "cidr":
-        net = ipaddress.ip_network(ind.value, strict=False)
+        net = _network(ind.value)
         for col in ("src_ip",):
             try:
                 if ev.get(col) and ipaddress.ip_address(str(ev[col])) in net:
@@ -375,7 +367,7 @@ def _hit(ev: dict[str, Any], ind: Indicator, field: str, id_map: dict[str, list[
 def _first_field(ev: dict[str, Any], ind: Indicator) -> str:
     """For CIDR and domain indicators: the first field holding a value inside them."""
     if ind.type == "cidr":
-        net = ipaddress.ip_network(ind.value, strict=False)
+        net = _network(ind.value)
         for tok in tokens_in(ev):
             try:
                 if ipaddress.ip_address(tok) in net:

@@ -136,12 +136,32 @@ def _leaves(node: Any, path: str) -> Iterator[tuple[str, str]]:
         yield path, str(node)
 
 
+def _v6_prefixes(net: ipaddress.IPv6Network) -> list[str]:
+    """The whole leading groups of the prefix, up to a zero group ('::' may stand for it in
+    the log: 2001:db8:0::/48 holds 2001:db8::5), in the canonical and the zero-padded form;
+    a partial first group is spelled out when it has few values."""
+    groups = net.network_address.exploded.split(":")
+    whole = groups[: net.prefixlen // 16]
+    if "0000" in whole:
+        whole = whole[: whole.index("0000")]
+    if whole:
+        forms = {":".join(g.lstrip("0") for g in whole), ":".join(whole)}
+        return sorted(f + ":" for f in forms)
+    first = int(groups[0], 16)
+    if first == 0:
+        return ["::", "0:"]  # '0:' also occurs in times: a loose but correct prefilter
+    span = 1 << (16 - net.prefixlen) if net.prefixlen < 16 else 1
+    if span > 256:
+        return [":"]  # every line with an IPv6 address is a candidate
+    return [f"{v:x}:" for v in range(first, first + span)]
+
+
 def _cidr_prefixes(cidr: str) -> list[str]:
-    """Text prefixes covering an IPv4 CIDR at octet boundaries ('10.1.2.' for a /24)."""
+    """Text prefixes covering a CIDR: an IPv4 one at octet boundaries ('10.1.2.' for a /24),
+    an IPv6 one by its leading groups."""
     net = ipaddress.ip_network(cidr, strict=False)
     if not isinstance(net, ipaddress.IPv4Network):
-        hextets = net.network_address.exploded.split(":")[: max(1, net.prefixlen // 16)]
-        return [":".join(h.lstrip("0") or "0" for h in hextets) + ":"]
+        return _v6_prefixes(net)
     octets = max(1, min(3, net.prefixlen // 8 + (1 if net.prefixlen % 8 else 0)))
     if net.prefixlen < 16:
         octets = 2  # an 'a.' prefix would match nearly every line; /16 pieces instead

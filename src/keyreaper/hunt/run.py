@@ -27,6 +27,13 @@ def connect(ws: Workspace) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _bare() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 def parse_time(text: str | None) -> datetime | None:
     """ISO date/time (UTC if no zone) or a look-back such as 30d, 12h, 2w."""
     if not text:
@@ -62,7 +69,9 @@ def hunt(
     use_packs: bool = True,
 ) -> Outcome:
     es = EventStore(ws.events_dir)
-    con = connect(ws)
+    # Indicators read the files and their token indexes by name: no `events` view needed
+    # (building it reads every file's footer).
+    con = connect(ws) if use_packs or sigma else _bare()
     result = Outcome()
     try:
         if use_iocs:

@@ -3,14 +3,16 @@
 A rule runs once per source its logsource names. Before it runs, the fields it names are
 looked up in that source's events over the window: a field that never appears there makes a
 coverage note (the rule cannot see what it looks for), and the rule still runs without error.
-Correlations (event_count, value_count, temporal, temporal_ordered) count matches of their
-base rules per group-by value inside a sliding window of the rule's timespan.
+Correlations (event_count, value_count, temporal) count matches of their base rules per
+group-by value inside a sliding window of the rule's timespan; temporal_ordered looks for the
+base rules' matches in the listed order within the timespan.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +216,16 @@ def run_correlation(
         return res
     res.sql["correlation"] = sql
     need = len(corr.rules or [])
+    if ctype == "temporal_ordered":
+        sequence = [ref.reference for ref in corr.rules or []]
+        span = timedelta(seconds=int(corr.timespan.seconds))
+        for chain in ordered_chains(rows, sequence, ngroups, span):
+            first, end = chain[0], chain[-1]
+            detail = {"count": len(chain), "window_end": end[0].astimezone(UTC).isoformat(),
+                      "group": dict(zip(corr.group_by or [], first[12 : 12 + ngroups], strict=True)),
+                      "type": ctype, "sequence": [r[9] for r in chain]}  # fmt: skip
+            res.hits.append(_hit(kind, corr, tuple(first[:10]), detail))
+        return res
     last_end: dict[tuple[Any, ...], datetime] = {}
     for r in rows:
         n, last, g = r[-2], r[-1], tuple(r[12 : 12 + ngroups])
@@ -225,6 +237,42 @@ def run_correlation(
                   "group": dict(zip(corr.group_by or [], g, strict=True)), "type": ctype}  # fmt: skip
         res.hits.append(_hit(kind, corr, tuple(r[:10]), detail))
     return res
+
+
+def ordered_chains(
+    rows: Sequence[tuple[Any, ...]], sequence: Sequence[str], ngroups: int, span: timedelta
+) -> list[list[tuple[Any, ...]]]:
+    """temporal_ordered: per group, chains of one match of each base rule in the listed order
+    (each no earlier than the one before; equal times count as in order, as logs with
+    second resolution often have them), the last within `span` of the first. A chain starts
+    at each match of the first rule after the previous chain's end; the next link is the
+    earliest fitting match, which leaves the most room for the links after it. Rows are
+    (time, ..., origin at 9, rule at 10, value, group values from 12...)."""
+    groups: dict[tuple[Any, ...], dict[str, list[tuple[Any, ...]]]] = {}
+    for r in sorted(rows, key=lambda r: r[0]):
+        by_rule = groups.setdefault(tuple(r[12 : 12 + ngroups]), {})
+        by_rule.setdefault(r[10], []).append(r)
+    chains = []
+    for by_rule in groups.values():
+        times = {rule: [r[0] for r in rs] for rule, rs in by_rule.items()}
+        end: datetime | None = None
+        for start in by_rule.get(sequence[0], []):
+            if end is not None and start[0] <= end:
+                continue
+            chain, used = [start], {id(start)}
+            for rule in sequence[1:]:
+                cands = by_rule.get(rule, [])
+                j = bisect.bisect_left(times.get(rule, []), chain[-1][0])
+                while j < len(cands) and id(cands[j]) in used:
+                    j += 1  # a rule listed twice needs two different matches
+                if j == len(cands) or cands[j][0] - start[0] > span:
+                    break
+                chain.append(cands[j])
+                used.add(id(cands[j]))
+            else:
+                chains.append(chain)
+                end = chain[-1][0]
+    return chains
 
 
 def _holds(cond: Any, n: int) -> bool:

@@ -10,6 +10,7 @@ element matches. Every leaf is NULL-safe: a field the event lacks never matches,
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ from sigma.types import (
 )
 
 from keyreaper.events.schema import EVENT_SCHEMA
+from keyreaper.hunt import ipsql
 
 COLUMNS = frozenset(EVENT_SCHEMA.names) - {"raw", "origin", "source"}
 
@@ -86,9 +88,9 @@ FIELD_MAP: dict[str, dict[str, str]] = {
     "sshd": {"user": "actor_name", "ip": "src_ip"},
 }
 FIELD_MAP["web_access"] = FIELD_MAP["web"]
-# Per source: top-level fields that hold arrays of objects.
+# Per source: fields (dotted paths) that hold arrays of objects.
 ARRAYS: dict[str, tuple[str, ...]] = {
-    "okta": ("target",),
+    "okta": ("target", "request.ipChain"),
     "cloudtrail": ("resources",),
     "bitbucket": ("affectedObjects", "changedValues", "extraAttributes"),
     "confluence": ("affectedObjects", "changedValues", "extraAttributes", "associatedObjects"),
@@ -150,8 +152,10 @@ def resolve(source: str, name: str) -> FieldRef:
     parts = target[2:].split(".") if target else name.split(".")
     arrays = ARRAYS.get(source, ())
     raw = "CASE WHEN json_valid(raw) THEN raw END" if source in TEXT_SOURCES else "raw"
-    if len(parts) > 1 and parts[0] in arrays:
-        path = _json_path(parts[:1]) + "[*]" + _json_path(parts[1:])[1:]
+    array = next((a for a in arrays if parts[: a.count(".") + 1] == a.split(".")), "")
+    if array and len(parts) > array.count(".") + 1:
+        n = array.count(".") + 1
+        path = _json_path(parts[:n]) + "[*]" + _json_path(parts[n:])[1:]
         sql = f"json_extract_string({raw}, {lit(path)})"
         return FieldRef(name, sql, True, f"len(list_filter({sql}, lambda x: x IS NOT NULL)) > 0")
     sql = f"json_extract_string({raw}, {lit(_json_path(parts))})"
@@ -278,20 +282,16 @@ class Compiler:
             return "TRY_CAST({x} AS DOUBLE) " + op + " " + str(float(value.number.number))
         if isinstance(value, SigmaCIDRExpression):
             net = value.network
-            if net.version != 4:
-                raise Unsupported("IPv6 CIDR value")
-            lo, hi = int(net.network_address), int(net.broadcast_address)
+            if isinstance(net, ipaddress.IPv6Network):
+                lo6, hi6 = ipsql.v6_bounds(net)
+                return "kr_ip6({x}) BETWEEN " + f"'{lo6}' AND '{hi6}'"
+            lo, hi = ipsql.v4_bounds(net)
             return "kr_ip4({x}) BETWEEN " + f"{lo} AND {hi}"
         raise Unsupported(f"value type {type(value).__name__}")
 
 
-# IPv4 text -> integer (NULL if not an IPv4 address), for CIDR values.
-MACROS = (
-    "CREATE OR REPLACE MACRO kr_ip4(s) AS CASE WHEN regexp_full_match(s,"
-    " '(\\d{1,3}\\.){3}\\d{1,3}') THEN (CAST(split_part(s, '.', 1) AS UBIGINT) << 24)"
-    " + (CAST(split_part(s, '.', 2) AS UBIGINT) << 16) + (CAST(split_part(s, '.', 3) AS UBIGINT)"
-    " << 8) + CAST(split_part(s, '.', 4) AS UBIGINT) END",
-)
+# IPv4 text -> integer, IPv6 text -> fixed-width hex (NULL if not an address), for CIDR values.
+MACROS = ipsql.MACROS
 
 
 def compile_rule(rule: SigmaRule, source: str) -> Compiled:

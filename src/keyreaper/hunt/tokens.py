@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import sys
+from array import array
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -36,7 +40,7 @@ COLUMN_TOKENS = (
     "lower(target_name)",
     "'as' || CAST(src_asn AS VARCHAR)",
 )
-VERSION = "3"
+VERSION = "4"
 # Per token, precomputed once at build so a hunt only joins: the IPv4 address as an integer
 # (CIDR ranges) and the host's suffixes (domain indicators match subdomains and e-mails).
 _IP4 = (
@@ -49,6 +53,9 @@ _SFX = (
     "range(0, len(string_split(split_part(tok, '@', -1), '.')) - 1), lambda i: array_to_string("
     "string_split(split_part(tok, '@', -1), '.')[i + 1:], '.')) END"
 )
+
+
+_INDEX_NAME = re.compile(r"[0-9a-f]{24}(\.rows)?\.(parquet|u32)")
 
 
 def _sql_str(value: str) -> str:
@@ -71,40 +78,62 @@ def index_path(index_dir: Path, data_file: Path) -> Path:
 
 
 def rows_path(index_file: Path | str) -> Path:
-    """The postings file beside a token file: (id, rn) sorted by id."""
+    """The postings file beside a token file: the row numbers of every token, one after
+    another in token-id order, as little-endian uint32 (a token's run is at `off`, `cnt`)."""
     p = Path(index_file)
-    return p.with_name(p.stem + ".rows.parquet")
+    return p.with_name(p.stem + ".rows.u32")
 
 
 def build(con: duckdb.DuckDBPyConnection, data_file: Path, target: Path) -> None:
-    """Write the token index of one event file: a dictionary of distinct tokens (tok, id,
-    ip4, sfx) and its postings (id, row number) apart, so a hunt decodes only the small
-    dictionary and the postings it needs. Both are written to temporary names, then renamed,
+    """Write the token index of one event file: a dictionary of distinct tokens (tok, ip4,
+    sfx, and where its row numbers are: off, cnt) and the postings apart, as a flat array, so
+    a hunt reads the dictionary once and then only the few postings runs it matched (a seek
+    and a read each, no decoding). Both are written to temporary names, then renamed,
     postings last (its presence marks a complete index)."""
     src = _sql_str(str(data_file))
     con.execute(
         "CREATE OR REPLACE TEMP TABLE kr_pairs AS SELECT file_row_number AS rn,"
         f" unnest({token_expr('raw')}) AS tok FROM read_parquet({src}, file_row_number = true)"
     )
+    con.execute("DELETE FROM kr_pairs WHERE tok IS NULL OR tok = ''")
     con.execute(
         "CREATE OR REPLACE TEMP TABLE kr_dict AS SELECT row_number() OVER (ORDER BY tok) - 1"
-        f" AS id, tok, {_IP4} AS ip4, {_SFX} AS sfx FROM (SELECT DISTINCT tok FROM kr_pairs"
-        " WHERE tok IS NOT NULL AND tok <> '')"
+        " AS id, tok, cnt FROM (SELECT tok, count(*) AS cnt FROM kr_pairs GROUP BY tok)"
     )
     rows = rows_path(target)
     tmp_tok, tmp_rows = target.with_name(f".{target.name}.tmp"), rows.with_name(f".{rows.name}.tmp")
+    # Small row groups: the dictionary is read whole, but by both cores.
     con.execute(
-        f"COPY (SELECT id, tok, ip4, sfx FROM kr_dict ORDER BY id) TO {_sql_str(str(tmp_tok))}"
-        " (FORMAT parquet, COMPRESSION zstd)"
+        f"COPY (SELECT id, tok, {_IP4} AS ip4, {_SFX} AS sfx, CAST(sum(cnt) OVER (ORDER BY id)"
+        " - cnt AS BIGINT) AS off, cnt FROM kr_dict ORDER BY id)"
+        f" TO {_sql_str(str(tmp_tok))} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536)"
     )
-    con.execute(
-        "COPY (SELECT d.id, p.rn FROM kr_pairs p JOIN kr_dict d USING (tok) ORDER BY d.id, p.rn)"
-        f" TO {_sql_str(str(tmp_rows))} (FORMAT parquet, COMPRESSION zstd)"
-    )
+    postings = con.execute(
+        "SELECT CAST(p.rn AS UINTEGER) AS rn FROM kr_pairs p JOIN kr_dict d USING (tok)"
+        " ORDER BY d.id, p.rn"
+    ).fetchnumpy()["rn"]
+    with open(tmp_rows, "wb") as fh:
+        fh.write(postings.astype("<u4").tobytes())
     con.execute("DROP TABLE kr_pairs")
     con.execute("DROP TABLE kr_dict")
     os.replace(tmp_tok, target)
     os.replace(tmp_rows, rows)
+
+
+_U32 = "I" if array("I").itemsize == 4 else "L"
+
+
+def postings(index_file: Path | str, runs: Sequence[tuple[int, int]]) -> list[list[int]]:
+    """The row numbers of each (off, cnt) run of an index's postings, in the order given."""
+    out = []
+    with open(rows_path(index_file), "rb") as fh:
+        for off, cnt in runs:
+            fh.seek(off * 4)
+            part = array(_U32, fh.read(cnt * 4))
+            if sys.byteorder != "little":
+                part.byteswap()
+            out.append(part.tolist())
+    return out
 
 
 def ensure(con: duckdb.DuckDBPyConnection, index_dir: Path, files: list[Path]) -> dict[str, Path]:
@@ -116,4 +145,9 @@ def ensure(con: duckdb.DuckDBPyConnection, index_dir: Path, files: list[Path]) -
         if not rows_path(target).exists():
             build(con, f, target)
         out[str(target)] = f
+    # Indexes of files no longer in the store, or of an older index version, are dropped.
+    keep = {p.name for t in out for p in (Path(t), rows_path(t))}
+    for p in index_dir.iterdir():
+        if _INDEX_NAME.fullmatch(p.name) and p.name not in keep:
+            p.unlink(missing_ok=True)
     return out
