@@ -261,3 +261,34 @@ def test_no_plaintext_secret_in_the_store(sqlite_workspace: Workspace, tmp_path:
             assert canary.encode() not in path.read_bytes(), path
     raws = EventStore(ws.events_dir).query("SELECT raw FROM events")
     assert sum("[REDACTED]" in r["raw"] for r in raws) == 5
+
+
+def test_store_written_before_a_column_existed_still_reads(tmp_path: Path) -> None:
+    """Files from an older keyreaper lack later columns (issued_credential_id): the view still
+    has every column, NULL where the files had none, and the old rows are all there."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from keyreaper.events.schema import EVENT_SCHEMA
+
+    old_schema = pa.schema([f for f in EVENT_SCHEMA if f.name != "issued_credential_id"])
+    row = {f.name: None for f in old_schema}
+    row.update(
+        time=datetime(2025, 1, 2, tzinfo=UTC),
+        source="okta",
+        event_type="user.session.start",
+        raw="{}",
+        origin="old.ndjson:1",
+        src_asn=64500,
+    )
+    root = tmp_path / "events"
+    root.mkdir()
+    pq.write_table(pa.Table.from_pylist([row, row], schema=old_schema), root / "old.parquet")
+    store = EventStore(root)
+    con = store.connect()
+    got = con.execute(
+        "SELECT count(*), count(issued_credential_id), max(src_asn), any_value(source) FROM events"
+    ).fetchone()
+    assert got == (2, 0, 64500, "okta")
+    names = [r[0] for r in con.execute("DESCRIBE events").fetchall()]
+    assert names == list(EVENT_SCHEMA.names)

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from keyreaper.events.schema import EVENT_SCHEMA
 
 ROW_GROUP = 256 * 1024
+_SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "timestamp[us, tz=UTC]": "TIMESTAMPTZ"}
 
 
 class EventStore:
@@ -89,7 +90,18 @@ class EventStore:
         files = self.files()
         if files:
             paths = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
-            cols = ", ".join(EVENT_SCHEMA.names)
+            # union_by_name fills a column missing from some files, not from all of them:
+            # a store written before a column existed gets it as a typed NULL.
+            present = {
+                row[0]
+                for row in con.execute(
+                    f"DESCRIBE SELECT * FROM read_parquet([{paths}], union_by_name = true)"
+                ).fetchall()
+            }
+            cols = ", ".join(
+                name if name in present else f"CAST(NULL AS {_SQL_TYPES[str(typ)]}) AS {name}"
+                for name, typ in zip(EVENT_SCHEMA.names, EVENT_SCHEMA.types, strict=True)
+            )
             con.execute(
                 f"CREATE VIEW events AS SELECT {cols} FROM read_parquet([{paths}],"
                 " union_by_name = true)"
