@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -83,49 +83,73 @@ def links_for(
 
 
 _BRANCH = """
-SELECT l.credential, e.time, e.src_ip, e.src_asn, e.user_agent, e.origin, e.source
+SELECT l.cidx, e.time, e.src_ip, e.src_asn, e.user_agent, e.origin, e.source
 FROM events e JOIN links l ON e.{column} = l.identifier AND l.via = '{via}'
-WHERE e.outcome IS DISTINCT FROM 'failure'
+WHERE e.outcome IS DISTINCT FROM 'failure' AND e.time >= $lo AND e.time <= $hi
 """
 
-# The window: exact first/last/count/distinct-IP count and the last use's evidence, IP, ASN
-# and user agent (so a USED verdict always names where its last use came from). Plain
-# WHERE + GROUP BY (FILTER clauses cost more than a second, simpler scan).
+# The window, in one pass grouped first by (credential, IP) — the work count(DISTINCT
+# src_ip) does anyway — then by credential: first/last/count, distinct IPs, and the IPs first
+# seen (in the window) in the recent days. Credentials are integers and IPs 64-bit hashes
+# here, so the pair table holds no strings (a miscount would need two IPs of one credential
+# to share a 64-bit hash); the IP texts come from the recent-days pass. Few aggregates per
+# pair on purpose: each one more costs about a tenth of the query.
 _WINDOW_SQL = """
-WITH m AS ({branches})
-SELECT credential, min(time), max(time), count(*), count(DISTINCT src_ip),
-       arg_max(source || ' ' || origin, time),
-       arg_max(src_ip, time), arg_max(src_asn, time), arg_max(user_agent, time)
-FROM m WHERE time >= $since AND time <= $until GROUP BY credential
+WITH m AS ({branches}),
+p AS (SELECT cidx, hash(src_ip) AS ip, min(time) AS first_seen, max(time) AS last_seen,
+             count(*) AS n
+      FROM m GROUP BY ALL)
+SELECT cidx, min(first_seen), max(last_seen), sum(n),
+       count(*) FILTER (WHERE ip <> hash(NULL::VARCHAR)),
+       list(ip) FILTER (WHERE first_seen >= $recent AND ip <> hash(NULL::VARCHAR))
+FROM p GROUP BY cidx
 """
 
-# Before the window: the last earlier use (stale / never used) and whether there is history.
+# Before the window (row groups after it are skipped): the last and first earlier use.
 _BEFORE_SQL = """
 WITH m AS ({branches})
-SELECT credential, max(time), min(time) FROM m WHERE time < $since GROUP BY credential
+SELECT cidx, max(time), min(time) FROM m GROUP BY cidx
 """
 
-# The recent days (the last new_source_days of the window): IPs, ASNs and user agents used,
-# and which (credential, IP|ASN) pairs were never seen before them. Only recent pairs are
-# hashed, so memory stays small.
+# Which recent-day IPs, new in the window, were seen before it after all.
+_SEEN_BEFORE_SQL = """
+WITH m AS ({branches})
+SELECT DISTINCT m.cidx, hash(m.src_ip) FROM m
+SEMI JOIN candidates c ON m.cidx = c.cidx AND hash(m.src_ip) = c.ip
+"""
+
+# The last use's evidence, IP, ASN and user agent. Only events from the earliest last use on
+# are read (row groups before it are skipped by their time statistics), and only those at a
+# credential's last-use time are aggregated.
+_LAST_SQL = """
+WITH m AS ({branches})
+SELECT cidx, arg_max({{'source': source, 'origin': origin, 'ip': src_ip, 'asn': src_asn,
+                      'agent': user_agent}}, time)
+FROM m SEMI JOIN lasts USING (cidx, time) GROUP BY cidx
+"""
+
+# The recent days (the last new_source_days of the window): IPs (with their hashes, to name
+# the new ones), ASNs and user agents used.
 _RECENT_SQL = """
 WITH m AS ({branches})
-SELECT credential, list(DISTINCT src_ip) FILTER (WHERE src_ip IS NOT NULL),
+SELECT cidx, list(DISTINCT {{'ip': src_ip, 'hash': hash(src_ip)}})
+             FILTER (WHERE src_ip IS NOT NULL),
        list(DISTINCT src_asn) FILTER (WHERE src_asn IS NOT NULL),
-       list(DISTINCT user_agent) FILTER (WHERE user_agent IS NOT NULL),
-       min(time)
-FROM m WHERE time >= $recent AND time <= $until GROUP BY credential
+       list(DISTINCT user_agent) FILTER (WHERE user_agent IS NOT NULL)
+FROM m GROUP BY cidx
 """
-_NEW_SQL = """
+
+# ASNs of the recent days never seen before them (run only when the recent days have ASNs).
+_NEW_ASN_SQL = """
 WITH m AS ({branches}),
-r AS (SELECT DISTINCT credential, {column} AS v FROM m
-      WHERE time >= $recent AND time <= $until AND {column} IS NOT NULL),
-o AS (SELECT DISTINCT m.credential, m.{column} AS v FROM m
-      SEMI JOIN r ON m.credential = r.credential AND m.{column} = r.v
-      WHERE m.time < $recent)
-SELECT credential, list(v ORDER BY v) FROM r ANTI JOIN o USING (credential, v) GROUP BY 1
+r AS (SELECT DISTINCT cidx, src_asn AS v FROM m WHERE time >= $recent AND src_asn IS NOT NULL),
+o AS (SELECT DISTINCT m.cidx, m.src_asn AS v FROM m
+      SEMI JOIN r ON m.cidx = r.cidx AND m.src_asn = r.v WHERE m.time < $recent)
+SELECT cidx, list(v ORDER BY v) FROM r ANTI JOIN o USING (cidx, v) GROUP BY 1
 """
 CAP = 50  # IPs and user agents listed per attestation
+EPOCH = datetime(1, 1, 2, tzinfo=UTC)
+TICK = timedelta(microseconds=1)  # the store's time resolution
 
 
 def _present(value: Any) -> tuple[Any, ...]:
@@ -141,10 +165,12 @@ def last_use(
 ) -> dict[str, Use]:
     if not links:
         return {}
+    creds = sorted({x.credential for x in links})
+    number = {c: i for i, c in enumerate(creds)}
     table = pa.table(
         {
             "identifier": [x.identifier for x in links],
-            "credential": [x.credential for x in links],
+            "cidx": pa.array([number[x.credential] for x in links], pa.int32()),
             "via": [x.via for x in links],
         }
     )
@@ -165,46 +191,68 @@ def last_use(
     try:
         con.register("links", table)
 
-        def run(sql: str, **params: Any) -> list[Any]:
-            rows: list[Any] = con.execute(sql.format(branches=union), params).fetchall()
+        def run(sql: str, lo: datetime, hi: datetime, **params: Any) -> list[Any]:
+            query = sql.format(branches=union)
+            rows: list[Any] = con.execute(query, {"lo": lo, "hi": hi, **params}).fetchall()
             return rows
 
-        window = run(_WINDOW_SQL, since=since, until=until)
-        before = {r[0]: r for r in run(_BEFORE_SQL, since=since)}
-        lately = {r[0]: r for r in run(_RECENT_SQL, recent=recent, until=until)}
-        # Each check scans the store again: skip it when the recent days show nothing.
-        new_ips: dict[str, list[str]] = {}
-        new_asns: dict[str, list[int]] = {}
-        if any(r[1] for r in lately.values()):
-            sql = _NEW_SQL.replace("{column}", "src_ip")
-            new_ips = dict(run(sql, recent=recent, until=until))
+        window = run(_WINDOW_SQL, since, until, recent=recent)
+        before = {r[0]: r for r in run(_BEFORE_SQL, EPOCH, since - TICK)}
+        candidates = [(r[0], ip) for r in window if r[0] in before for ip in r[5] or ()]
+        seen_before: set[tuple[int, int]] = set()
+        if candidates:
+            con.register(
+                "candidates",
+                pa.table(
+                    {
+                        "cidx": pa.array([c for c, _ in candidates], pa.int32()),
+                        "ip": pa.array([ip for _, ip in candidates], pa.uint64()),
+                    }
+                ),
+            )
+            seen_before = set(map(tuple, run(_SEEN_BEFORE_SQL, EPOCH, since - TICK)))
+        details: dict[int, dict[str, Any]] = {}
+        if window:
+            lasts = pa.table(
+                {
+                    "cidx": pa.array([r[0] for r in window], pa.int32()),
+                    "time": pa.array([r[2] for r in window], pa.timestamp("us", tz="UTC")),
+                }
+            )
+            con.register("lasts", lasts)
+            details = dict(run(_LAST_SQL, min(r[2] for r in window), until))
+        lately = {r[0]: r for r in run(_RECENT_SQL, recent, until)}
+        new_asns: dict[int, list[int]] = {}
         if any(r[2] for r in lately.values()):
-            sql = _NEW_SQL.replace("{column}", "src_asn")
-            new_asns = dict(run(sql, recent=recent, until=until))
+            new_asns = dict(run(_NEW_ASN_SQL, EPOCH, until, recent=recent))
     finally:
         con.close()
     out: dict[str, Use] = {}
-    for cred, first, last, n, n_ips, evidence, last_ip, last_asn, last_agent in window:
-        early = before.get(cred)
-        late = lately.get(cred) or (cred, (), (), (), None)
-        source, _, origin = (evidence or "").partition(" ")
+    for cidx, first, last, n, n_ips, new_hashes in window:
+        cred = creds[cidx]
+        late = lately.get(cidx) or (cidx, (), (), ())
+        names = {x["hash"]: x["ip"] for x in late[1] or ()}
+        new = {names[h] for h in new_hashes or () if h in names and (cidx, h) not in seen_before}
+        early = before.get(cidx)
+        ev = details.get(cidx) or {}
         out[cred] = Use(
             credential=cred,
             first=first,
             last=last,
             count=int(n),
-            ips=tuple(sorted({*(late[1] or ()), *_present(last_ip)}))[:CAP],
+            ips=tuple(sorted({*names.values(), *_present(ev.get("ip"))}))[:CAP],
             ip_count=int(n_ips or 0),
-            asns=tuple(sorted({*(late[2] or ()), *_present(last_asn)})),
-            user_agents=tuple(sorted({*(late[3] or ()), *_present(last_agent)}))[:CAP],
-            last_origin=origin,
-            last_source=source,
+            asns=tuple(sorted({*(late[2] or ()), *_present(ev.get("asn"))})),
+            user_agents=tuple(sorted({*(late[3] or ()), *_present(ev.get("agent"))}))[:CAP],
+            last_origin=ev.get("origin") or "",
+            last_source=ev.get("source") or "",
             last_ever=last,
             first_ever=early[2] if early else first,
-            new_ips=tuple(new_ips.get(cred) or ()),
-            new_asns=tuple(new_asns.get(cred) or ()),
+            new_ips=tuple(sorted(new)),
+            new_asns=tuple(new_asns.get(cidx) or ()),
         )
-    for cred, last_before, first_before in before.values():
+    for cidx, last_before, first_before in before.values():
+        cred = creds[cidx]
         if cred not in out:
             out[cred] = Use(
                 credential=cred,
