@@ -25,6 +25,10 @@ import pyarrow.parquet as pq
 from keyreaper.events.schema import EVENT_SCHEMA
 
 ROW_GROUP = 256 * 1024
+# raw and origin differ on every row: a dictionary attempt and min/max statistics (no query
+# filters on them) only cost time there.
+_UNIQUE = ("raw", "origin")
+_REPEATING = [name for name in EVENT_SCHEMA.names if name not in _UNIQUE]
 
 
 class EventStore:
@@ -48,7 +52,12 @@ class EventStore:
             # batch is produced; at most two batches wait, so memory stays bounded.
             with (
                 pq.ParquetWriter(
-                    tmp, EVENT_SCHEMA, compression="zstd", compression_level=1
+                    tmp,
+                    EVENT_SCHEMA,
+                    compression="zstd",
+                    compression_level=1,
+                    use_dictionary=_REPEATING,
+                    write_statistics=_REPEATING,
                 ) as writer,
                 ThreadPoolExecutor(max_workers=1) as pool,
             ):

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 
@@ -24,8 +24,7 @@ from keyreaper.events.store import EventStore
 ACTOR_KINDS = frozenset({"service_account", "password", "other"})
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(NamedTuple):  # a tuple: 100,000 of them are made per run
     identifier: str
     credential: str
     via: str  # credential, session or actor
@@ -53,18 +52,19 @@ def links_for(
     identifiers: Mapping[str, Iterable[str]], kinds: Mapping[str, str], store: EventStore
 ) -> list[Link]:
     """identifier -> credential links, extended with keys those credentials issued."""
-    out = []
-    for identifier, creds in identifiers.items():
-        for cred in creds:
-            out.append(Link(identifier, cred, "credential"))
-            if kinds.get(cred) == "session":
-                out.append(Link(identifier, cred, "session"))
-            if kinds.get(cred) in ACTOR_KINDS:
-                out.append(Link(identifier, cred, "actor"))
+    out = [Link(i, c, "credential") for i, creds in identifiers.items() for c in creds]
+    extra = {cred: kind for cred, kind in kinds.items() if kind == "session" or kind in ACTOR_KINDS}
+    if extra:
+        for identifier, cred, _ in list(out):
+            kind = extra.get(cred)
+            if kind is not None:
+                out.append(Link(identifier, cred, "session" if kind == "session" else "actor"))
     issued = store.query(
         "SELECT DISTINCT issued_credential_id AS issued, credential_id AS parent, target_id"
         " FROM events WHERE issued_credential_id IS NOT NULL"
     )
+    if not issued:
+        return out
     owner: dict[str, set[str]] = {}
     for link in out:
         owner.setdefault(link.identifier, set()).add(link.credential)
