@@ -23,6 +23,7 @@ def okta_lines(path: Path, size_bytes: int, seed: int = 7) -> Path:
         return path
     rnd = random.Random(seed)
     start = datetime(2026, 1, 1, tzinfo=UTC)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     written = 0
     i = 0

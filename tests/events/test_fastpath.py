@@ -177,3 +177,43 @@ def test_order_and_line_numbers_on_a_larger_file(tmp_path: Path) -> None:
         assert rows[i]["origin"] == f"{path}:{i + 1}"
         assert rows[i]["actor_id"] == f"00u{i:08d}"
     assert [r["actor_id"] for r in rows] == [f"00u{i:08d}" for i in range(40_000)]
+
+
+@pytest.mark.parametrize("hyperscan", [True, False])
+def test_secret_keys_redacted_like_the_exact_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hyperscan: bool
+) -> None:
+    """Secret-named values are redacted on both redaction routes (Hyperscan flags lines in the
+    checking thread; without it DuckDB tests every record), also across read chunks."""
+    if not hyperscan:
+        monkeypatch.setattr(fastpath, "_secret_keys", lambda: None)
+    elif fastpath._secret_keys() is None:
+        pytest.skip("hyperscan not installed")
+    chunk = 1 << 16
+    monkeypatch.setattr(fastpath, "CHUNK", chunk)
+    source = all_sources()["okta"]
+    assert isinstance(source, JsonSource)
+    canary = "kr-canary-5e9a"
+
+    def line(**extra: Any) -> bytes:
+        return json.dumps(gen.okta(T0, **extra), separators=(",", ":")).encode() + b"\n"
+
+    plain = line()
+    lines = [plain] * (3 * chunk // len(plain))
+    secret_at = [3, len(lines) // 2, len(lines) - 1]
+    for n in secret_at:
+        lines[n] = line(debugContext={"debugData": {"clientSECRET": f"{canary}{n}"}})
+    # one whose key name is cut by the first chunk boundary
+    straddle = chunk // len(plain) - 2
+    lines[straddle] = line(debugContext={"debugData": {"x_api_key": f"{canary}s"}})
+    key_at = sum(len(x) for x in lines[:straddle]) + lines[straddle].index(b"api_key")
+    lines[0] = b'{"pad":"' + b"p" * (chunk - key_at - 3 - 9) + b'",' + plain[1:]
+    key_at = sum(len(x) for x in lines[:straddle]) + lines[straddle].index(b"api_key")
+    assert key_at < chunk < key_at + len("api_key")
+    path = tmp_path / "secrets.ndjson"
+    path.write_bytes(b"".join(lines))
+    rows, _ = _fast(source, path)
+    assert not any(canary in r["raw"] for r in rows)
+    flagged = [i for i, r in enumerate(rows) if "[REDACTED]" in r["raw"]]
+    assert flagged == sorted([*secret_at, straddle])
+    assert rows == _exact(source, path)

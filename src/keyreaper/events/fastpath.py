@@ -6,17 +6,24 @@ pipeline re-reads the file on the exact per-record path, which reports each bad 
 
 Because the mapped paths are extracted from the raw text of every record, no field is lost
 to DuckDB's schema sampling, and the raw record is kept byte for byte.
+
+Redaction of secret-named values: with Hyperscan installed, the checking thread finds the
+few lines that may hold one (a superset) in the same pass, and those rows alone go through
+the exact per-record rule (redact.json_text); without it, DuckDB tests every record with RE2,
+which costs as much as the JSON extraction itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import threading
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy
@@ -26,9 +33,29 @@ import pyarrow.compute as pc
 from keyreaper.events import redact
 from keyreaper.events.schema import COLUMNS, EVENT_SCHEMA
 
+_hs: Any
+try:  # an optional extra (scan, hunt): without it DuckDB runs the redaction test
+    import hyperscan as _hs
+except ImportError:  # pragma: no cover
+    _hs = None
+
 CHUNK = 1 << 22
 BATCH = 128 * 1024
 MEMORY_LIMIT = "1GB"  # DuckDB spills beyond this; keeps ingest within its memory promise
+# Any key ending in a secret word, then '"', blanks and ':' — every line redact.json_text would
+# change holds this (JSON allows no other blank between a key and its colon).
+_SECRET_KEY = rb"(?:" + redact.WORDS.encode() + rb')"[\s\x1c-\x1f]*:'
+_secret_db: Any = None
+
+
+def _secret_keys() -> Any:
+    """The compiled Hyperscan stream database for _SECRET_KEY (built once), or None."""
+    global _secret_db
+    if _hs is not None and _secret_db is None:
+        db = _hs.Database(mode=_hs.HS_MODE_STREAM)
+        db.compile(expressions=[_SECRET_KEY], ids=[0], flags=[_hs.HS_FLAG_CASELESS])
+        _secret_db = db
+    return _secret_db
 
 
 class FastPathFailed(Exception):
@@ -46,6 +73,10 @@ class Check:
     error: BaseException | None = None
     abort: Callable[[], None] | None = None  # stops DuckDB once the file is known bad
     progress: Callable[[int, int], None] | None = None  # (bytes, lines) so far
+    flag_secrets: bool = False  # find the lines that may hold a secret-named key
+    flagged: list[int] = field(default_factory=list)  # their line numbers, ascending
+    covered: threading.Condition = field(default_factory=threading.Condition)
+    done: bool = False
 
     def fail(self, problem: str) -> None:
         if not self.problem:
@@ -53,19 +84,43 @@ class Check:
             if self.abort is not None:
                 self.abort()
 
+    def advance(self, lines: int, flagged: list[int], finished: bool = False) -> None:
+        with self.covered:
+            self.flagged.extend(flagged)
+            self.lines += lines
+            self.done = self.done or finished
+            self.covered.notify_all()
+
+    def wait(self, lines: int) -> None:
+        """Block until the first `lines` lines are checked (or checking stopped)."""
+        with self.covered:
+            self.covered.wait_for(lambda: self.done or self.lines >= lines)
+
 
 def _check(path: Path, max_line: int, result: Check) -> None:
     """Hash the file; find what would make record numbers differ from line numbers (a line
-    not starting with '{'), lines over the limit, invalid UTF-8 and gzip truncation."""
+    not starting with '{'), lines over the limit, invalid UTF-8 and gzip truncation; and,
+    when asked, the lines that may hold a secret-named key."""
     digest = hashlib.sha256()
+    hits: list[int] = []  # end offsets of secret-key matches in the decompressed stream
+
+    def on_match(_id: int, _start: int, end: int, _flags: int, _context: object) -> None:
+        hits.append(end)
+
+    secrets = _secret_keys() if result.flag_secrets else None
+    stream = secrets.stream(match_event_handler=on_match) if secrets is not None else None
     try:
-        with open(path, "rb") as raw:
+        with (
+            open(path, "rb") as raw,
+            stream if stream is not None else contextlib.nullcontext() as scanner,
+        ):
             gz = raw.read(2) == b"\x1f\x8b"
             raw.seek(0)
             inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if gz else None
             carry = 0  # length of the unfinished line from earlier chunks
             at_line_start = True
             pending = b""  # bytes after the last newline, not yet checked as UTF-8
+            base = 0  # stream offset of `data`
             while chunk := raw.read(CHUNK):
                 digest.update(chunk)
                 result.bytes_read += len(chunk)
@@ -91,7 +146,6 @@ def _check(path: Path, max_line: int, result: Check) -> None:
                     longest = max(int(ends[0]) + carry, int(numpy.diff(ends).max(initial=0)))
                     carry = len(data) - int(ends[-1]) - 1
                     at_line_start = carry == 0
-                    result.lines += len(ends)
                 else:
                     carry += len(data)
                     longest = carry
@@ -100,12 +154,22 @@ def _check(path: Path, max_line: int, result: Check) -> None:
                     result.fail("over-long line")
                 if result.problem:
                     return
+                flagged: list[int] = []
+                if scanner is not None:
+                    scanner.scan(data)
+                    if hits:  # a match's last byte lies in this chunk: count lines before it
+                        last = numpy.array(hits, dtype=numpy.int64) - 1 - base
+                        before = numpy.searchsorted(ends, last)
+                        flagged = sorted({result.lines + 1 + int(n) for n in before})
+                        hits.clear()
+                base += len(data)
+                result.advance(len(ends), flagged)
                 if result.progress is not None:
                     result.progress(result.bytes_read, result.lines)
             if inflate is not None and not inflate.eof:
                 result.fail("truncated gzip")
             if carry:
-                result.lines += 1  # a last line without a newline
+                result.advance(1, [])  # a last line without a newline
                 try:
                     pending.decode()
                 except UnicodeDecodeError:
@@ -114,6 +178,7 @@ def _check(path: Path, max_line: int, result: Check) -> None:
         result.error = exc
     finally:
         result.sha256 = digest.hexdigest()
+        result.advance(0, [], finished=True)
 
 
 def json_path(dotted: str) -> str:
@@ -134,6 +199,7 @@ class Plan:
 
     paths: tuple[str, ...]
     select: str
+    redacts: bool = True  # the SQL redacts secret-named values (else run() does, per line)
 
 
 def plan(
@@ -150,6 +216,7 @@ def plan(
     overrides: dict[str, str],
 ) -> Plan:
     paths: list[str] = []
+    in_sql = _secret_keys() is None
 
     def slot(parts: tuple[str, ...]) -> str:
         dotted = ".".join(parts)
@@ -184,9 +251,12 @@ def plan(
         if column == "source":
             outer.append(f"{_lit(source)} AS source")
             continue
+        if column == "raw" and not in_sql:
+            # VARCHAR, not DuckDB's JSON type: every store file must agree on the type.
+            outer.append("CAST(raw AS VARCHAR) AS raw")
+            continue
         if column == "raw":
             # secret-named values are redacted; hashes (hashed_token) are not secrets
-            # VARCHAR, not DuckDB's JSON type: every store file must agree on the type.
             outer.append(
                 f"CAST(CASE WHEN regexp_matches(raw, {_lit(redact.DUCKDB_QUICK)})"
                 f" THEN regexp_replace(raw, {_lit('(?i)' + redact.DUCKDB_KEY)},"
@@ -219,7 +289,7 @@ def plan(
         f" json_extract_string(json, {path_list}) AS v"
         f" FROM read_ndjson_objects({_lit(str(file))}, maximum_object_size = {max_line + 1})))"
     )
-    return Plan(tuple(paths), select)
+    return Plan(tuple(paths), select, in_sql)
 
 
 def run(
@@ -233,8 +303,27 @@ def run(
     order), numbering lines as they come, while the checking thread hashes the file and
     reports progress (bytes, lines). After the iterator ends, `Check` holds the hash.
     Raises FastPathFailed, possibly mid-stream, when the file needs the exact path."""
-    check = Check(progress=progress)
+    check = Check(progress=progress, flag_secrets=not sql.redacts)
     origin_index = EVENT_SCHEMA.get_field_index("origin")
+    raw_index = EVENT_SCHEMA.get_field_index("raw")
+    seen = 0  # check.flagged[:seen] are lines of earlier batches
+
+    def redacted(batch: pa.RecordBatch, first: int) -> pa.RecordBatch:
+        """Rows on lines the checking thread flagged go through the exact rule."""
+        nonlocal seen
+        check.wait(first + batch.num_rows - 1)
+        with check.covered:
+            lines = [n for n in check.flagged[seen:] if n < first + batch.num_rows]
+        seen += len(lines)
+        if not lines:
+            return batch
+        index = pa.array([n - first for n in lines], pa.int64())
+        column = batch.column(raw_index)
+        values = [redact.json_text(v) for v in column.take(index).to_pylist()]
+        mask = numpy.zeros(batch.num_rows, dtype=bool)
+        mask[[n - first for n in lines]] = True
+        column = pc.replace_with_mask(column, pa.array(mask), pa.array(values, pa.string()))
+        return batch.set_column(raw_index, "raw", column)
 
     def batches() -> Iterator[pa.RecordBatch]:
         con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT})
@@ -253,6 +342,8 @@ def run(
                 origins = pc.binary_join_element_wise(
                     origin + ":", pc.cast(numbers, pa.string()), ""
                 )
+                if check.flag_secrets:
+                    batch = redacted(batch, rows + 1)
                 rows += batch.num_rows
                 batch = batch.set_column(origin_index, "origin", origins)
                 yield batch.cast(EVENT_SCHEMA)

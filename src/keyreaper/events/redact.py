@@ -10,7 +10,9 @@ import re
 # Key names ending in one of these words (clientSecret, sessionToken, x-api-key, password,
 # also hashed_token: a hash of a token is kept out too); ids (requestApiTokenId, token_id)
 # do not end in them and stay.
-_WORDS = r"(?:secret|password|passwd|pwd|token|api_?key|apikey|private_?key|authorization|cookie)"
+WORDS = _WORDS = (
+    r"(?:secret|password|passwd|pwd|token|api_?key|apikey|private_?key|authorization|cookie)"
+)
 KEY_PATTERN = r'"((?:[A-Za-z0-9_.-]*?[_.-]?)' + _WORDS + r')"\s*:\s*"(?:[^"\\]|\\.)*"'
 _KEY = re.compile(KEY_PATTERN, re.IGNORECASE)
 _QUICK = re.compile(r"(?i)secret|passw|pwd|token|api_?key|private|authorization|cookie")

@@ -26,6 +26,10 @@ from keyreaper.events.schema import EVENT_SCHEMA
 
 ROW_GROUP = 256 * 1024
 _SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "timestamp[us, tz=UTC]": "TIMESTAMPTZ"}
+# raw and origin differ on every row: a dictionary attempt and min/max statistics (no query
+# filters on them) only cost time there.
+_UNIQUE = ("raw", "origin")
+_REPEATING = [name for name in EVENT_SCHEMA.names if name not in _UNIQUE]
 
 
 class EventStore:
@@ -49,7 +53,12 @@ class EventStore:
             # batch is produced; at most two batches wait, so memory stays bounded.
             with (
                 pq.ParquetWriter(
-                    tmp, EVENT_SCHEMA, compression="zstd", compression_level=1
+                    tmp,
+                    EVENT_SCHEMA,
+                    compression="zstd",
+                    compression_level=1,
+                    use_dictionary=_REPEATING,
+                    write_statistics=_REPEATING,
                 ) as writer,
                 ThreadPoolExecutor(max_workers=1) as pool,
             ):
