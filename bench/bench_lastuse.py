@@ -25,7 +25,7 @@ from keyreaper.events.store import EventStore
 from keyreaper.inventory import repo
 from keyreaper.usage.lastuse import last_use, links_for
 ws = Workspace.open(sys.argv[1])
-kinds = {r["id"]: r["kind"] for r in ws.db.query("SELECT id, kind FROM credentials")}
+kinds = dict(ws.db.values("SELECT id, kind FROM credentials"))
 store = EventStore(ws.events_dir)
 links = links_for(repo.identifier_map(ws.db), kinds, store)
 until = datetime(2026, 4, 1, tzinfo=UTC)

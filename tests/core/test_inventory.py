@@ -72,6 +72,13 @@ def test_import_all_formats_and_reimport_updates(workspace: Workspace, tmp_path:
     fp = workspace.fingerprinter.fingerprint(Secret("tok-okta-0123456789abcdef"))
     assert cred.fingerprints[0] == fp
     assert [r["id"] for r in repo.by_fingerprints(workspace.db, [fp.value])] == [cred.id]
+    # Bulk readers take plain tuples; both stores must give the same rows as query().
+    idmap = repo.identifier_map(workspace.db)
+    assert idmap["0oa1moveworks"] == ["okta:service_token:0oa1moveworks"]
+    sql = "SELECT id, kind FROM credentials WHERE provider = ? ORDER BY id"
+    assert workspace.db.values(sql, ("okta",)) == [
+        (r["id"], r["kind"]) for r in workspace.db.query(sql, ("okta",))
+    ]
 
 
 def test_filters(workspace: Workspace, tmp_path: Path) -> None:

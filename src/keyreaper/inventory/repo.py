@@ -207,8 +207,10 @@ def by_identifier(db: Database, identifier: str) -> list[Row]:
 def identifier_map(db: Database) -> dict[str, list[str]]:
     """identifier -> credential ids, for linking events and exposures in bulk."""
     out: dict[str, list[str]] = {}
-    for r in db.query("SELECT credential_id, identifier FROM credential_identifiers"):
-        out.setdefault(r["identifier"], []).append(r["credential_id"])
+    for credential_id, identifier in db.values(
+        "SELECT credential_id, identifier FROM credential_identifiers"
+    ):
+        out.setdefault(identifier, []).append(credential_id)
     return out
 
 

@@ -30,6 +30,10 @@ class Database(Protocol):
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
 
+    def values(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows as plain tuples: for bulk reads where a dict per row costs real time."""
+        ...
+
     def transaction(self) -> Any: ...
 
     def close(self) -> None: ...
@@ -69,6 +73,12 @@ class SQLiteDatabase:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return [dict(r) for r in self._conn.execute(sql, tuple(params)).fetchall()]
+
+    def values(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cur = self._conn.cursor()
+        cur.row_factory = None
+        rows: list[tuple[Any, ...]] = cur.execute(sql, tuple(params)).fetchall()
+        return rows
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -128,6 +138,12 @@ class PostgresDatabase:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         cur = self._conn.execute(_to_pyformat(sql), tuple(params))
         return list(cur.fetchall())
+
+    def values(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        rows = require("psycopg.rows", "postgres")
+        with self._conn.cursor(row_factory=rows.tuple_row) as cur:
+            cur.execute(_to_pyformat(sql), tuple(params))
+            return list(cur.fetchall())
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
