@@ -31,7 +31,7 @@ def run(
     exceptions.expire(journal)
     if events_dir is not None:
         watch.check(journal, events_dir)
-    # Twice as many workers as target calls allowed (Target.slots): while one item waits for
+    # Four times as many workers as target calls allowed (Target.slots): while one item waits for
     # its journal line to be durable, another uses the call slot.
     workers = {name: 4 * max(1, t.concurrency) for name, t in engine.targets.providers.items()}
     pools = {
