@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from keyreaper.domain import Credential, Liveness, Secret
+from keyreaper.plugins import Probe
 from keyreaper.providers.aws import KEY_TAG, PENDING_TAG, SESSION_POLICY, AwsIamProvider
-from keyreaper.providers.blockers import CreateBlocked, TargetRefused
+from keyreaper.providers.aws_tags import pending_key
+from keyreaper.providers.blockers import CreateBlocked, TargetRefused, TargetUnavailable
 from tests.servers.common import free_port
 from tests.servers.moto import MotoServer
 
@@ -76,8 +78,11 @@ def test_rotation_scenario_old_key_refused_by_aws(
     assert not any(k.startswith(PENDING_TAG) for k in tags(moto_server, user))
     assert aws.probe(cred, new.identifier, new.secret).liveness is Liveness.LIVE
 
-    aws.revoke(cred, old_id, old_secret)
-    aws.revoke(cred, old_id, old_secret)  # repeat: state is checked first, nothing fails
+    said = aws.revoke(cred, old_id, old_secret)
+    # Deactivation is proven by AWS refusing the inactive key before it is deleted.
+    assert said.startswith("deactivated; the inactive key was refused")
+    assert "InvalidClientTokenId" in said and said.endswith("; deleted")
+    assert aws.revoke(cred, old_id, old_secret) == f"{old_id} was already deleted"  # repeat
     assert key_ids(moto_server, user) == {new.identifier}
     for _ in range(2):  # DEAD needs AWS's own refusal, repeatedly
         dead = aws.probe(cred, old_id, old_secret)
@@ -142,13 +147,11 @@ def test_crash_between_create_and_key_tag_is_recovered(
     moto_server: MotoServer, aws: AwsIamProvider
 ) -> None:
     """The pending tag, written before CreateAccessKey, names the keys that existed."""
-    from keyreaper.providers.aws import _pending_key
-
     user, (old,) = new_user(moto_server)
     cred = credential_of(aws, old["AccessKeyId"])
     iam = moto_server.client("iam")
     tag = "campaign=c5 item=2"
-    iam.tag_user(UserName=user, Tags=[{"Key": _pending_key(tag), "Value": old["AccessKeyId"]}])
+    iam.tag_user(UserName=user, Tags=[{"Key": pending_key(tag), "Value": old["AccessKeyId"]}])
     orphan = iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]  # crash here
     assert aws.created_by_us(cred, tag) == [orphan]
     new = aws.create(cred, tag)  # resume: the orphan is discarded, a fresh key made
@@ -245,3 +248,38 @@ def test_probes_from_many_threads_keep_their_own_keys(
             )
         )
     assert [g.liveness for g in got] == [Liveness.LIVE, Liveness.DEAD] * 8
+
+
+def test_inactive_key_is_refused_before_it_is_deleted(
+    moto_server: MotoServer, aws: AwsIamProvider
+) -> None:
+    """moto_strict refuses an inactive key as AWS does, so deactivation is visible."""
+    user, (old,) = new_user(moto_server)
+    cred = credential_of(aws, old["AccessKeyId"])
+    secret = Secret(old["SecretAccessKey"])
+    moto_server.client("iam").update_access_key(
+        UserName=user, AccessKeyId=old["AccessKeyId"], Status="Inactive"
+    )
+    got = aws.probe(cred, old["AccessKeyId"], secret)
+    assert got.liveness is Liveness.DEAD and got.auth_refused
+    assert key_ids(moto_server, user) == {old["AccessKeyId"]}  # refused, yet not deleted
+    assert "refused" in aws.revoke(cred, old["AccessKeyId"], secret)  # resumes: proves, deletes
+    assert key_ids(moto_server, user) == set()
+
+
+def test_inactive_key_still_accepted_is_not_deleted(
+    moto_server: MotoServer, aws: AwsIamProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """IAM is eventually consistent: while AWS still accepts the deactivated key, revoke
+    stops before deleting it, and the engine retries the step later."""
+    user, (old,) = new_user(moto_server)
+    cred = credential_of(aws, old["AccessKeyId"])
+    secret = Secret(old["SecretAccessKey"])
+    monkeypatch.setattr(aws, "probe", lambda *a: Probe(Liveness.LIVE, "accepted"))
+    with pytest.raises(TargetUnavailable, match="still accepts"):
+        aws.revoke(cred, old["AccessKeyId"], secret)
+    got = moto_server.client("iam").list_access_keys(UserName=user)["AccessKeyMetadata"]
+    assert [(k["AccessKeyId"], k["Status"]) for k in got] == [(old["AccessKeyId"], "Inactive")]
+    monkeypatch.undo()
+    assert "refused" in aws.revoke(cred, old["AccessKeyId"], secret)
+    assert key_ids(moto_server, user) == set()

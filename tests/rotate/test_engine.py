@@ -7,16 +7,17 @@ import json
 import os
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pytest
 
 from keyreaper.domain import Credential
 from keyreaper.events.schema import EVENT_SCHEMA
 from keyreaper.events.store import EventStore
+from keyreaper.rotate import exceptions as rotate_exceptions
 from keyreaper.workspace import Workspace
 from tests.rotate.helpers import Bench, write_targets
 
@@ -169,10 +170,15 @@ def test_step_whose_journal_write_fails_does_not_run(
     assert fake.load()["keys"][creds[0].identifiers[0]]["active"] is False
 
 
-def test_exception_and_its_expiry(sqlite_workspace: Workspace, tmp_path: Path, capsys: Any) -> None:
+def test_exception_and_its_expiry(
+    sqlite_workspace: Workspace, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bench, fake, creds = _setup(sqlite_workspace, tmp_path, n=2)
     assert bench.cli("campaign", "plan", "c", "--all") == 0
-    soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    # An hour away, then the clock the expiry check reads is moved past it: a wall-clock
+    # wait of seconds made this test fail on a loaded machine.
+    expiry = datetime.now(UTC) + timedelta(hours=1)
+    soon = expiry.isoformat()
     cid = creds[0].id
     capsys.readouterr()
     assert (
@@ -200,7 +206,7 @@ def test_exception_and_its_expiry(sqlite_workspace: Workspace, tmp_path: Path, c
         "excepted until" in report["not_dead"][0]["why"] and "ciso" in report["not_dead"][0]["why"]
     )
     assert fake.load()["keys"][creds[0].identifiers[0]]["active"] is True
-    time.sleep(2.1)
+    monkeypatch.setattr(rotate_exceptions, "now", lambda: expiry + timedelta(seconds=1))
     assert bench.run("c") == 0  # expired: back in the queue, then done
     assert bench.status("c", capsys)["counts"]["dead"] == 2
     assert (

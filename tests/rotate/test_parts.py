@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 import sys
 import threading
 import time
@@ -41,6 +42,15 @@ def test_file_sink_is_private_and_atomic(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     sink.deliver(CRED, NEW)  # repeatable
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left
+    # A writer SIGKILLed before its rename left a temporary copy: the next write removes it.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = path.parent / f".{path.name}.{dead.pid}.keyreaper-x1y2"
+    stale.write_text("secret-of-a-killed-writer\n")
+    alive = path.parent / f".{path.name}.{os.getppid()}.keyreaper-x1y2"  # a live writer's
+    alive.write_text("being written\n")
+    sink.deliver(CRED, NEW)
+    assert not stale.exists() and alive.exists()
 
 
 def test_dotenv_updates_one_key_in_place(tmp_path: Path) -> None:

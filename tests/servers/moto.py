@@ -4,7 +4,8 @@ moto skips authentication for the first INITIAL_NO_AUTH_ACTION_COUNT actions and
 every request after that (moto docs, "IAM-like Access Control"). We let exactly the three
 bootstrap actions through unauthenticated (CreateUser, PutUserPolicy, CreateAccessKey for an
 admin), then every request must be signed by a key that exists: a deleted key really fails.
-Note: moto does not refuse an *inactive* key (real AWS does); only deletion is enforced.
+moto itself accepts an *inactive* key (AWS refuses it), so the server runs through
+moto_strict.py, which adds exactly that refusal; startup checks both refusals are in force.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -68,7 +70,14 @@ def start_moto() -> MotoServer:
     # Fake credentials for the unauthenticated bootstrap; never real ones from the host.
     env.pop("AWS_PROFILE", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [
+            sys.executable,
+            str(Path(__file__).with_name("moto_strict.py")),
+            "-H",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -92,15 +101,34 @@ def start_moto() -> MotoServer:
 
 
 def _check_auth_is_on(server: MotoServer) -> None:
-    """Fail loudly if moto would accept any key: the tests would then prove nothing."""
+    """Fail loudly if moto would accept an unknown or an inactive key: the tests would then
+    prove nothing."""
     server.client("sts").get_caller_identity()
+    if _accepted(server.client("sts", "AKIANOSUCHKEY0000000", "wrong")):
+        raise RuntimeError("moto accepted an unknown access key: authentication is off")
+    iam = server.client("iam")
+    user = f"kr-inactive-check-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=user)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    probe = server.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
+    if not _accepted(probe):
+        raise RuntimeError("moto refused an active access key")
+    iam.update_access_key(UserName=user, AccessKeyId=key["AccessKeyId"], Status="Inactive")
+    inactive_accepted = _accepted(probe)
+    iam.delete_access_key(UserName=user, AccessKeyId=key["AccessKeyId"])
+    iam.delete_user(UserName=user)
+    if inactive_accepted:
+        raise RuntimeError("moto accepted an inactive access key: moto_strict.py is not in force")
+
+
+def _accepted(sts: Any) -> bool:
     try:
-        server.client("iam", "AKIANOSUCHKEY0000000", "wrong").list_users()
+        sts.get_caller_identity()
     except botocore.exceptions.ClientError as exc:
         if exc.response["Error"]["Code"] == "InvalidClientTokenId":
-            return
+            return False
         raise
-    raise RuntimeError("moto accepted an unknown access key: authentication is off")
+    return True
 
 
 _shared: MotoServer | None = None

@@ -1,21 +1,14 @@
 """AWS IAM access keys: inventory, probe with sts:GetCallerIdentity, rotate, revoke.
 
-IAM returns a new secret access key exactly once and an access key carries no tags, so what
-we create is named in tags on the owning IAM user:
-
-  keyreaper:key:<AccessKeyId> = <campaign tag>       set right after CreateAccessKey
-  keyreaper:pending:<digest>  = <key ids before>     set right before CreateAccessKey
-
-The pending tag closes the crash window between CreateAccessKey and the key tag: on resume,
-any key of the user that is not in the "before" list was created by us under that tag.
+What keyreaper creates is named in tags on the owning IAM user (see aws_tags). Revoking
+deactivates the key, proves the deactivation with AWS's own refusal of the old key, and only
+then deletes it; verify_dead then probes the deleted key again.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import re
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,10 +17,12 @@ from typing import Any
 from keyreaper.domain import Credential, Liveness, Secret
 from keyreaper.extras import require
 from keyreaper.plugins import NewSecret, Probe
+from keyreaper.providers import aws_tags
+from keyreaper.providers.aws_tags import KEY_TAG, PENDING_TAG
 from keyreaper.providers.blockers import CreateBlocked, TargetRefused, TargetUnavailable
 
-KEY_TAG = "keyreaper:key:"
-PENDING_TAG = "keyreaper:pending:"
+__all__ = ["KEY_TAG", "PENDING_TAG", "SESSION_POLICY", "AwsIamProvider", "session_deny_policy"]
+
 SESSION_POLICY = "keyreaper-revoke-older-sessions"
 # AWS's own words for "this key is not (or no longer) a valid credential".
 AUTH_REFUSALS = frozenset({"InvalidClientTokenId", "SignatureDoesNotMatch", "InvalidAccessKeyId"})
@@ -36,7 +31,6 @@ TRANSIENT = frozenset(
     {"Throttling", "ThrottlingException", "RequestLimitExceeded", "ServiceUnavailable"}
 )
 MAX_KEYS_PER_USER = 2
-_TAG_UNSAFE = re.compile(r"[^\w .:/=+\-@]")
 
 
 def quiet_sdk_logs() -> None:
@@ -46,15 +40,6 @@ def quiet_sdk_logs() -> None:
         logger = logging.getLogger(name)
         if logger.level < logging.INFO:  # NOTSET (0) would inherit a DEBUG root
             logger.setLevel(logging.INFO)
-
-
-def tag_value(tag: str) -> str:
-    """IAM tag values allow letters, digits, spaces and _.:/=+-@ up to 256 characters."""
-    return _TAG_UNSAFE.sub("_", tag)[:256]
-
-
-def _pending_key(tag: str) -> str:
-    return PENDING_TAG + hashlib.sha256(tag.encode()).hexdigest()[:32]
 
 
 def _iso(value: Any) -> str:
@@ -89,6 +74,7 @@ class AwsIamProvider:
         profile: str | None = None,
         timeout: float = 10.0,
         session_reuse_seconds: float = 3600.0,
+        prove_deactivation: bool = True,
     ) -> None:
         boto3 = require("boto3", "aws")
         quiet_sdk_logs()
@@ -109,6 +95,7 @@ class AwsIamProvider:
             region_name=region,
         )
         self.session_reuse = timedelta(seconds=session_reuse_seconds)
+        self.prove_deactivation = prove_deactivation
         self._client_lock = threading.Lock()
         self._iam = self._client("iam")
         self._iam_once = self._session.client(
@@ -272,37 +259,19 @@ class AwsIamProvider:
         blocker = self.create_blocker(credential, tag)
         if blocker:
             raise CreateBlocked(blocker)
-        before = sorted(k["AccessKeyId"] for k in self._keys(user))
-        pending = _pending_key(tag)
-        self._call("tag_user", UserName=user, Tags=[{"Key": pending, "Value": " ".join(before)}])
+        before = [k["AccessKeyId"] for k in self._keys(user)]
+        self._call("tag_user", UserName=user, Tags=[aws_tags.pending_tag(tag, before)])
         # Never retried by botocore: a repeat after a lost answer would make a second key.
         # A lost answer surfaces as TargetUnavailable; the pending tag then finds the key.
         made = self._call("create_access_key", once=True, UserName=user)["AccessKey"]
         key_id = made["AccessKeyId"]
-        self._call(
-            "tag_user", UserName=user, Tags=[{"Key": KEY_TAG + key_id, "Value": tag_value(tag)}]
-        )
-        self._call("untag_user", UserName=user, TagKeys=[pending])
+        self._call("tag_user", UserName=user, Tags=[aws_tags.key_tag(key_id, tag)])
+        self._call("untag_user", UserName=user, TagKeys=[aws_tags.pending_key(tag)])
         return NewSecret(identifier=key_id, secret=Secret(made["SecretAccessKey"]), tag=tag)
 
     def _ours(self, user: str, keys: list[dict[str, Any]], tag: str | None) -> list[str]:
         """Key ids created by keyreaper (under `tag`, or under any tag when None)."""
-        tags = self._tags(user)
-        ids = {k["AccessKeyId"] for k in keys}
-        want = tag_value(tag) if tag is not None else None
-        found = {
-            key[len(KEY_TAG) :]
-            for key, value in tags.items()
-            if key.startswith(KEY_TAG) and (want is None or value == want)
-        }
-        pending = [_pending_key(tag)] if tag is not None else []
-        if tag is None:
-            pending = [k for k in tags if k.startswith(PENDING_TAG)]
-        for key in pending:
-            if key in tags:
-                before = set(tags[key].split())
-                found |= {i for i in ids if i not in before and KEY_TAG + i not in tags}
-        return sorted(found & ids)
+        return aws_tags.ours(self._tags(user), (k["AccessKeyId"] for k in keys), tag)
 
     def created_by_us(self, credential: Credential, tag: str) -> list[str]:
         user = self.user_of(credential)
@@ -317,19 +286,41 @@ class AwsIamProvider:
             return
         if identifier not in self._ours(user, keys, None):
             raise CreateBlocked(f"refusing to discard {identifier}: keyreaper did not create it")
-        self._delete_key(user, identifier, keys)
+        self._delete_key(user, identifier, _status(keys, identifier))
 
     # -- revoke -----------------------------------------------------------------------------
 
-    def revoke(self, credential: Credential, identifier: str, old: Secret | None) -> None:
-        """Deactivate, then delete. Each call looks at the key's state first."""
+    def revoke(self, credential: Credential, identifier: str, old: Secret | None) -> str:
+        """Deactivate; prove it with AWS refusing the old key; then delete. Each call looks
+        at the key's state first, so a repeat goes on where the last one stopped. An inactive
+        key AWS still accepts (IAM is eventually consistent) is not deleted yet: the step is
+        retried. Returns what was verified, for the journal."""
         if identifier == self.admin_key_id:
             raise TargetRefused(f"refusing to revoke {identifier}: keyreaper itself uses it")
         user = self.user_of(credential)
-        self._delete_key(user, identifier, self._keys(user))
+        status = _status(self._keys(user), identifier)
+        if status is None:
+            self._untag_key(user, identifier)
+            return f"{identifier} was already deleted"
+        if status == "Active":
+            self._call(
+                "update_access_key", UserName=user, AccessKeyId=identifier, Status="Inactive"
+            )
+        proof = "deactivated; deactivation not probed"
+        if old is not None and self.prove_deactivation:
+            p = self.probe(credential, identifier, old)
+            if p.liveness is Liveness.LIVE:
+                raise TargetUnavailable(
+                    f"{identifier} is inactive but AWS still accepts it; deleting it waits for "
+                    f"AWS's refusal ({p.evidence})"
+                )
+            if not p.auth_refused:
+                raise TargetUnavailable(f"deactivation probe inconclusive: {p.evidence}")
+            proof = f"deactivated; the inactive key was refused ({p.evidence})"
+        self._delete_key(user, identifier, "Inactive")
+        return f"{proof}; deleted"
 
-    def _delete_key(self, user: str, key_id: str, keys: list[dict[str, Any]]) -> None:
-        status = next((k["Status"] for k in keys if k["AccessKeyId"] == key_id), None)
+    def _delete_key(self, user: str, key_id: str, status: str | None) -> None:
         try:
             if status == "Active":
                 self._call(
@@ -344,14 +335,8 @@ class AwsIamProvider:
 
     def _untag_key(self, user: str, key_id: str) -> None:
         """Drop the key's tag and any pending tag that no longer points at a key."""
-        tags = self._tags(user)
-        ids = {k["AccessKeyId"] for k in self._keys(user)}
-        stale = [KEY_TAG + key_id] if KEY_TAG + key_id in tags else []
-        for key, value in tags.items():
-            if key.startswith(PENDING_TAG):
-                before = set(value.split())
-                if not {i for i in ids if i not in before and KEY_TAG + i not in tags}:
-                    stale.append(key)
+        ids = [k["AccessKeyId"] for k in self._keys(user)]
+        stale = aws_tags.stale(self._tags(user), ids, key_id)
         if stale:
             self._call("untag_user", UserName=user, TagKeys=stale)
 
@@ -385,6 +370,11 @@ class AwsIamProvider:
             PolicyDocument=json.dumps(session_deny_policy(now)),
         )
         return 1
+
+
+def _status(keys: list[dict[str, Any]], key_id: str) -> str | None:
+    """The key's Status ("Active", "Inactive") in a ListAccessKeys answer; None if absent."""
+    return next((str(k["Status"]) for k in keys if k["AccessKeyId"] == key_id), None)
 
 
 def session_deny_policy(cutoff: datetime) -> dict[str, Any]:

@@ -7,13 +7,13 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from keyreaper.rotate.commit import GroupCommit
 from keyreaper.store import Database, Row
-from keyreaper.store.audit import record
+from keyreaper.store.audit import Line, current_actor
 
 # States an item can be in. Active ones are picked up by the runner when next_at is due.
 ACTIVE = ("pending", "reopened")
@@ -65,6 +65,7 @@ class Journal:
         self.campaign = campaign
         self.lock = lock or threading.RLock()
         self.commits = GroupCommit(db, self.lock)
+        self.actor = current_actor()  # once: a lookup per journal line showed in profiles
 
     def item(self, credential_id: str) -> Row:
         with self.lock:
@@ -87,26 +88,40 @@ class Journal:
         also: Callable[[], None] | None = None,
         step_done: str | None = None,
         then: str | None = None,
+        notes: Sequence[tuple[str, str, str, str]] = (),
         **columns: Any,
     ) -> None:
-        """Append the journal line and apply the item's new columns atomically. `then`
-        also appends the intent line of the next step, saving it a transaction of its own."""
+        """Append the journal line and apply the item's new columns atomically. `notes`
+        (step, outcome, fingerprint, detail) are further lines of steps that ran no target
+        call of their own; `then` appends the intent line of the next step last. Both save
+        those steps a transaction of their own."""
         unknown = set(columns) - _COLUMNS
         if unknown:
             raise ValueError(f"unknown item columns {sorted(unknown)}")
         stamp = iso()
+        subject = f"{self.campaign}/{item['credential_id']}"
+        lines: list[Line] = [
+            (stamp, self.actor, f"campaign.{what}", subject, fingerprint, outcome, detail)
+        ]
+        lines += [
+            (stamp, self.actor, f"campaign.{step}", subject, fp, out, det)
+            for step, out, fp, det in notes
+        ]
+        if then is not None:
+            lines.append((stamp, self.actor, f"campaign.{then}", subject, "", "begin", ""))
+            columns["step_started_at"] = stamp
+        seconds = None
+        if step_done and item.get("step_started_at"):
+            seconds = (now() - datetime.fromisoformat(item["step_started_at"])).total_seconds()
+        sets = ", ".join(f"{k} = ?" for k in columns)
+        update = (
+            f"UPDATE campaign_items SET {sets}{', ' if sets else ''}updated_at = ?"
+            " WHERE campaign = ? AND credential_id = ?"
+        )
+        values = (*columns.values(), stamp, self.campaign, item["credential_id"])
 
         def write() -> None:
-            record(
-                self.db,
-                f"campaign.{what}",
-                subject=f"{self.campaign}/{item['credential_id']}",
-                fingerprint=fingerprint,
-                outcome=outcome,
-                detail=detail,
-            )
-            if step_done and item.get("step_started_at"):
-                seconds = (now() - datetime.fromisoformat(item["step_started_at"])).total_seconds()
+            if seconds is not None:
                 self.db.execute(
                     "INSERT INTO campaign_step_times (campaign, credential_id, step, seconds, runs)"
                     " VALUES (?, ?, ?, ?, 1) ON CONFLICT (campaign, credential_id, step) DO UPDATE"
@@ -114,22 +129,11 @@ class Journal:
                     " runs = campaign_step_times.runs + 1",
                     (self.campaign, item["credential_id"], step_done, max(seconds, 0.0)),
                 )
-            if then is not None:
-                record(
-                    self.db, f"campaign.{then}", subject=f"{self.campaign}/{item['credential_id']}",
-                    outcome="begin",
-                )  # fmt: skip
-                columns["step_started_at"] = stamp
             if also is not None:
                 also()
-            sets = ", ".join(f"{k} = ?" for k in columns)
-            self.db.execute(
-                f"UPDATE campaign_items SET {sets}{', ' if sets else ''}updated_at = ?"
-                " WHERE campaign = ? AND credential_id = ?",
-                (*columns.values(), stamp, self.campaign, item["credential_id"]),
-            )
+            self.db.execute(update, values)
 
-        self.commits.run(write)
+        self.commits.run(write, lines)
         item.update(columns)
         item["updated_at"] = stamp
 

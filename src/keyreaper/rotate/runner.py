@@ -31,9 +31,12 @@ def run(
     exceptions.expire(journal)
     if events_dir is not None:
         watch.check(journal, events_dir)
+    # Four times as many workers as target calls allowed (Target.slots): while one item waits for
+    # its journal line to be durable, another uses the call slot.
+    workers = {name: 4 * max(1, t.concurrency) for name, t in engine.targets.providers.items()}
     pools = {
-        name: ThreadPoolExecutor(max_workers=max(1, t.concurrency), thread_name_prefix=f"kr-{name}")
-        for name, t in engine.targets.providers.items()
+        name: ThreadPoolExecutor(max_workers=workers[name], thread_name_prefix=f"kr-{name}")
+        for name in engine.targets.providers
     }
     # Items of a provider missing from the targets file still run, to be marked needs_manual.
     fallback = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kr-unconfigured")
@@ -49,9 +52,9 @@ def run(
                 busy[key] = busy.get(key, 0) + 1
             configured = tuple(engine.targets.providers)
             wanted: list[Row] = []
-            for name, target in engine.targets.providers.items():
+            for name in engine.targets.providers:
                 # Queue at most two per worker: the rest stay in the store, not in memory.
-                room = 2 * target.concurrency - busy.get(name, 0)
+                room = 2 * workers[name] - busy.get(name, 0)
                 if room > 0:
                     wanted += journal.due(set(inflight), room, provider=name)
             if busy.get("", 0) < 2:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -46,6 +47,12 @@ class Target:
     sink: Sink | None
     concurrency: int = 4
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    # At most `concurrency` calls to the target at once. The runner keeps more items than
+    # that in flight, so one item's journal write overlaps another's target call.
+    slots: threading.BoundedSemaphore = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.slots = threading.BoundedSemaphore(max(1, self.concurrency))
 
 
 @dataclass

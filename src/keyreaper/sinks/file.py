@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import tempfile
@@ -13,9 +14,29 @@ from keyreaper.plugins import NewSecret
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@-]+")
 
 
+def _temp_prefix(path: Path, pid: int) -> str:
+    return f".{path.name}.{pid}.keyreaper-"
+
+
+def _drop_stale_temps(path: Path) -> None:
+    """A writer killed between writing its temporary file and the rename leaves a copy of
+    the secret behind. The next write to the same file removes those of dead processes."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.keyreaper-*"):
+        pid = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except PermissionError:
+            pass  # alive, another user's
+
+
 def write_private(path: Path, data: str) -> None:
     """Write `data` to `path` (0600) by rename, so a reader never sees half a secret."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".keyreaper-")
+    _drop_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path, os.getpid()))
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
