@@ -16,9 +16,9 @@ from rich.text import Text
 from keyreaper.cli.context import AppState, err, state
 from keyreaper.domain.redact import RedactingFilter
 from keyreaper.errors import KeyreaperError
-from keyreaper.plugins import command_modules
+from keyreaper.plugins import BUILTIN_COMMANDS, command_modules
 
-app = typer.Typer(
+_app = typer.Typer(
     name="keyreaper",
     help="Credential-leak response: nothing is decided on belief.",
     no_args_is_help=True,
@@ -28,7 +28,7 @@ app = typer.Typer(
 )
 
 
-@app.callback()
+@_app.callback()
 def _root(
     ctx: typer.Context,
     workspace: str | None = typer.Option(
@@ -45,8 +45,36 @@ def _root(
     ctx.call_on_close(st.close)
 
 
-for _module in command_modules():
-    importlib.import_module(_module.module).register(app)
+_registered: set[str] = set()
+
+
+def _register(command: str | None = None) -> typer.Typer:
+    """Import and register command groups: only the one being run when it is a built-in
+    (importing every group costs seconds: pyarrow, duckdb), else all of them."""
+    for reg in command_modules():
+        if (command is None or reg.name == command) and reg.module not in _registered:
+            importlib.import_module(reg.module).register(_app)
+            _registered.add(reg.module)
+    return _app
+
+
+def _command(args: list[str]) -> str | None:
+    """The command group named on the command line, if it is a built-in one."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in ("-w", "--workspace"):
+            skip = True
+        elif not arg.startswith("-"):
+            return arg if arg in BUILTIN_COMMANDS else None
+    return None
+
+
+def __getattr__(name: str) -> typer.Typer:
+    if name == "app":  # the full application, for documentation and tests
+        return _register()
+    raise AttributeError(name)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -65,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbose = "-v" in args or "--verbose" in args
     _setup_logging(verbose)
     try:
-        result = app(args=args, prog_name="keyreaper", standalone_mode=False)
+        result = _register(_command(args))(args=args, prog_name="keyreaper", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from collections.abc import Iterator
@@ -53,18 +54,30 @@ def _fingerprinter(
 PARALLEL_MIN = 400  # below this many files, starting workers costs more than it saves
 
 
-def _paths(targets: list[str], gitignore: bool) -> list[str] | None:
-    """Every file under the targets, or None when a target is not a plain folder or file."""
-    out_: list[str] = []
+def _paths(targets: list[str], gitignore: bool) -> Iterator[str] | None:
+    """Every file under the targets (walked lazily), or None when a target is not a plain
+    folder or file."""
+    for target in targets:
+        if target == "-" or not Path(target).exists():
+            return None
+    return _walk(targets, gitignore)
+
+
+def _walk(targets: list[str], gitignore: bool) -> Iterator[str]:
     for target in targets:
         root = Path(target)
-        if target == "-" or not root.exists():
-            return None
         if root.is_file():
-            out_.append(target)
-            continue
-        out_.extend(str(p) for p in files.walk(root, gitignore) if isinstance(p, Path))
-    return out_
+            yield target
+        elif gitignore:
+            yield from (str(p) for p in files.walk(root, gitignore) if isinstance(p, Path))
+        else:
+            yield from files.walk_names(target)
+
+
+def _few_files(paths: Iterator[str]) -> tuple[bool, Iterator[str]]:
+    """Whether the walk holds fewer than PARALLEL_MIN files, and the walk itself again."""
+    head = list(itertools.islice(paths, PARALLEL_MIN))
+    return len(head) < PARALLEL_MIN, itertools.chain(head, paths)
 
 
 def _endpoints(values: list[str]) -> dict[str, str]:
@@ -203,10 +216,11 @@ def register(app: typer.Typer) -> None:
             scanner = Scanner(engine, fp, limits, keep_secrets=validate, progress=tick)
             paths = None if use_git or validate or jobs == 1 else _paths(targets, gitignore)
             workers = jobs or os.cpu_count() or 1
-            if paths is not None and len(paths) >= PARALLEL_MIN and workers > 1:
+            few, paths = _few_files(paths) if paths is not None else (True, None)
+            if paths is not None and not few and workers > 1:
                 findings = []
                 runs = parallel.scan_paths(
-                    paths, workers, rules_file, pure_re, decode_depth, ring.keys, limits
+                    paths, workers, engine, ring.keys, limits, rules_file, pure_re
                 )
                 for found, problems, n_items, n_bytes in runs:
                     findings.extend(found)

@@ -36,7 +36,7 @@ _B64_TEXTLIKE = re.compile(rb"[0-9+/]")
 _B64_BACK = re.compile(rb"=*[A-Za-z0-9+/]*")
 _B64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 _HEX = re.compile(rb"[0-9a-fA-F]+")
-_URL_RUN_BACK = re.compile(rb"[^\s\"'<>`]*\Z")
+_URL_RUN_BACK = re.compile(rb"[^\s\"'<>`]*")  # matched on reversed bytes
 _URL_RUN = re.compile(rb"[^\s\"'<>`]*")
 _JSON_ESC = re.compile(rb"\\(u[0-9a-fA-F]{4}|[\"\\/bfnrt])")
 _SIMPLE = {b'"': b'"', b"\\": b"\\", b"/": b"/", b"b": b"\b", b"f": b"\f", b"n": b"\n",
@@ -124,8 +124,11 @@ def _url(data: bytes, hits: list[tuple[int, int]]) -> Iterator[View]:
     for start, _end in sorted(hits):
         if start < seen:
             continue
-        back = _URL_RUN_BACK.search(data, max(0, start - 4096), start)
-        run_start = back.start() if back else start
+        # where the run ending here starts: matched forward on the reversed bytes (a search
+        # for a run ending at the hit would retry from every offset of the 4 KiB before it)
+        lo = max(0, start - 4096)
+        back = _URL_RUN_BACK.match(data[lo:start][::-1])
+        run_start = start - (back.end() if back else 0)
         fwd = _URL_RUN.match(data, start, start + 4096)
         run_end = fwd.end() if fwd else start
         seen = run_end
