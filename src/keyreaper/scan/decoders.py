@@ -142,7 +142,8 @@ def _json_unescape(raw: bytes) -> bytes:
     def sub(m: re.Match[bytes]) -> bytes:
         esc = m.group(1)
         if esc[:1] == b"u":
-            return chr(int(esc[1:], 16)).encode("utf-8", "surrogateescape")
+            # a lone surrogate (\ud800) has no UTF-8 form: kept as bytes, never an error
+            return chr(int(esc[1:], 16)).encode("utf-8", "surrogatepass")
         return _SIMPLE[esc]
 
     return _JSON_ESC.sub(sub, raw)
