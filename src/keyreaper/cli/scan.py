@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import os
 import sys
 from collections.abc import Iterator
@@ -19,7 +20,6 @@ from keyreaper.fingerprint import Fingerprinter, KeyRing
 from keyreaper.scan import baseline, intake, parallel, report
 from keyreaper.scan import rules as rules_mod
 from keyreaper.scan.engine import Engine
-from keyreaper.scan.findings import ScanFinding
 from keyreaper.scan.items import Item, Limits, Problem
 from keyreaper.scan.scanner import Scanner
 from keyreaper.scan.sources import archives, files, git
@@ -80,6 +80,13 @@ def _few_files(paths: Iterator[str]) -> tuple[bool, Iterator[str]]:
     return len(head) < PARALLEL_MIN, itertools.chain(head, paths)
 
 
+def _can_fork(targets: list[str]) -> bool:
+    """History scans run on forked workers when every target is a repository."""
+    return multiprocessing.get_all_start_methods().count("fork") > 0 and all(
+        t != "-" and git.is_repo(Path(t)) for t in targets
+    )
+
+
 def _endpoints(values: list[str]) -> dict[str, str]:
     out_: dict[str, str] = {}
     for v in values:
@@ -91,34 +98,15 @@ def _endpoints(values: list[str]) -> dict[str, str]:
 
 
 def _sources(
-    targets: list[str], use_git: bool, gitignore: bool, limits: Limits, blobs: dict[str, str]
+    targets: list[str], use_git: bool, gitignore: bool, limits: Limits
 ) -> Iterator[Item | Problem]:
     for target in targets:
         if use_git and target != "-":
+            # items come located at the path, commit, author and date that introduced them
             for entry in git.items(Path(target), limits):
-                if isinstance(entry, Item):
-                    blobs[entry.location] = entry.notes.pop(0).removeprefix("blob:")
-                    for sub in archives.expand(entry, limits):
-                        if isinstance(sub, Item) and sub is not entry:
-                            blobs[sub.location] = blobs[entry.location]
-                        yield sub
-                else:
-                    yield entry
+                yield from archives.expand(entry, limits) if isinstance(entry, Item) else [entry]
         else:
             yield from files.items(target, limits, gitignore)
-
-
-def _attribute(targets: list[str], findings: list[ScanFinding], blobs: dict[str, str]) -> None:
-    wanted = {blobs[f.location] for f in findings if f.location in blobs}
-    for target in targets:
-        origins = git.attribute(Path(target), wanted)
-        for f in findings:
-            sha = blobs.get(f.location)
-            if sha in origins:
-                o = origins[sha]
-                inner = f.location.split("!", 1)[1] if "!" in f.location else ""
-                f.location = o.path + (f"!{inner}" if inner else "")
-                f.commit, f.author, f.date = o.commit, o.author, o.date
 
 
 def register(app: typer.Typer) -> None:
@@ -207,7 +195,6 @@ def register(app: typer.Typer) -> None:
         show = progress and sys.stderr.isatty() and "-" not in targets
         bar = Progress(TextColumn("scanning"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                        console=err, transient=True) if show else None  # fmt: skip
-        blobs: dict[str, str] = {}
         with bar if bar is not None else nullcontext():
             task = bar.add_task("scan", total=None) if bar is not None else None
             tick = (
@@ -217,10 +204,18 @@ def register(app: typer.Typer) -> None:
             paths = None if use_git or validate or jobs == 1 else _paths(targets, gitignore)
             workers = jobs or os.cpu_count() or 1
             few, paths = _few_files(paths) if paths is not None else (True, None)
-            if paths is not None and not few and workers > 1:
+            git_parallel = use_git and not validate and workers > 1 and _can_fork(targets)
+            if git_parallel or (paths is not None and not few and workers > 1):
                 findings = []
-                runs = parallel.scan_paths(
-                    paths, workers, engine, ring.keys, limits, rules_file, pure_re
+                runs = (
+                    itertools.chain.from_iterable(
+                        parallel.scan_history(Path(t), workers, engine, ring.keys, limits)
+                        for t in targets
+                    )
+                    if git_parallel
+                    else parallel.scan_paths(
+                        paths or iter(()), workers, engine, ring.keys, limits, rules_file, pure_re
+                    )
                 )
                 for found, problems, n_items, n_bytes in runs:
                     findings.extend(found)
@@ -232,9 +227,7 @@ def register(app: typer.Typer) -> None:
                 findings.sort(key=lambda f: (f.location, f.line, f.rule))
                 scanner.problems.sort(key=lambda p: p.location)
             else:
-                findings = list(scanner.run(_sources(targets, use_git, gitignore, limits, blobs)))
-        if use_git:
-            _attribute(targets, findings, blobs)
+                findings = list(scanner.run(_sources(targets, use_git, gitignore, limits)))
         if validate:
             from keyreaper.scan.validate import Validator
 

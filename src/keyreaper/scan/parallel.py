@@ -14,7 +14,7 @@ import itertools
 import multiprocessing
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from keyreaper.fingerprint import Fingerprinter, KeyRing
 from keyreaper.scan import rules as rules_mod
@@ -22,9 +22,11 @@ from keyreaper.scan.engine import Engine
 from keyreaper.scan.findings import ScanFinding, Unscannable
 from keyreaper.scan.items import Item, Limits
 from keyreaper.scan.scanner import Scanner
-from keyreaper.scan.sources import archives, files
+from keyreaper.scan.sources import archives, files, git
 
 BATCH = 48
+BLOB_BATCH = 400
+T = TypeVar("T")
 Result = tuple[list[ScanFinding], list[Unscannable], int, int]
 _worker: dict[str, Any] = {}
 
@@ -54,10 +56,48 @@ def _scan(batch: list[str]) -> Result:
             scanner.stats.bytes - before_bytes)  # fmt: skip
 
 
-def _batches(paths: Iterable[str]) -> Iterator[list[str]]:
+def _batches(paths: Iterable[T], size: int = BATCH) -> Iterator[list[T]]:
     it = iter(paths)
-    while batch := list(itertools.islice(it, BATCH)):
+    while batch := list(itertools.islice(it, size)):
         yield batch
+
+
+def _scan_blobs(args: tuple[str, list[tuple[str, git.Origin]]]) -> Result:
+    """A batch of git blobs, read through this worker's own `git cat-file --batch`."""
+    repo, batch = args
+    scanner: Scanner = _worker["scanner"]
+    limits = scanner.limits
+    reader = _worker.get("reader")
+    if reader is None:
+        reader = _worker["reader"] = git.BlobReader(Path(repo))
+    scanner.problems = []
+    before_items, before_bytes = scanner.stats.items, scanner.stats.bytes
+    found: list[ScanFinding] = []
+    origins = dict(batch)
+    for sha, data, size in reader.read([s for s, _ in batch], limits.max_item_bytes):
+        o = origins[sha]
+        if data is None:
+            scanner.problems.append(Unscannable(f"{o.path}@{sha[:12]}", "missing object"))
+            continue
+        entry = git.item(sha, o, data, size, limits)
+        if archives.kind(data):
+            found.extend(scanner.run(archives.expand(entry, limits)))
+        else:
+            found.extend(scanner.scan_item(entry))
+    return (found, scanner.problems, scanner.stats.items - before_items,
+            scanner.stats.bytes - before_bytes)  # fmt: skip
+
+
+def scan_history(
+    repo: Path, jobs: int, engine: Engine, keys: dict[int, bytes], limits: Limits
+) -> Iterator[Result]:
+    """A repository's history on `jobs` forked workers, each with its own `git cat-file`:
+    this process reads `git log --raw` and hands out batches of first-seen blobs."""
+    _worker["scanner"] = Scanner(engine, Fingerprinter(KeyRing(keys)), limits)
+    work = ((str(repo), b) for b in _batches(git.introductions(repo), BLOB_BATCH))
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        yield from pool.imap_unordered(_scan_blobs, work)
+    _worker.clear()
 
 
 def scan_paths(
