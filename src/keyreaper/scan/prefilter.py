@@ -21,6 +21,7 @@ TAIL = 256  # bytes after a hit the exact regex may still need (lookaheads, suff
 SPLIT_FORWARD = 1500  # after a key name, the separator and the value
 
 NO_PLAN = (b"", 0, 0, -1)
+MIN_BRANCH = 4  # characters a cut branch prefilter must match at least
 
 
 def hs_pattern(pattern: str, cut: bool = True) -> tuple[bytes, int, int, int]:
@@ -167,7 +168,9 @@ def plans(pattern: str, mode: str) -> list[tuple[bytes, int, int, int]]:
     if not top_level_alternation(pattern):
         return []
     branches = [hs_pattern(b) for b in split_alternation(pattern)]
-    return branches if all(b[0] for b in branches) else []
+    # a cut that leaves two letters (`\bDI` of a Duo integration key) would hit every word
+    # starting with them: such a rule keeps its keywords
+    return branches if all(b[0] and b[2] >= MIN_BRANCH for b in branches) else []
 
 
 def split_alternation(pattern: str) -> list[str]:
