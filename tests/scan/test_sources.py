@@ -286,3 +286,18 @@ def test_stdin_target(tmp_path: Path) -> None:
     body = json.loads(proc.stdout)
     assert body["findings"][0]["location"] == "<stdin>"
     assert tok.encode() not in proc.stdout + proc.stderr
+
+
+def test_deeply_nested_folders_are_walked(engine: Engine, tmp_path: Path) -> None:
+    # deeper than Python's recursion limit: the walk keeps an explicit stack
+    deep = str(tmp_path)
+    for _ in range(1100):
+        deep = os.path.join(deep, "d")
+        os.mkdir(deep)
+    tok = github_token(seed=31)
+    Path(deep, "x.env").write_text(f"GH={tok}\n")
+    (tmp_path / "a.txt").write_text("nothing\n")
+    names = list(files.walk_names(str(tmp_path)))
+    assert [Path(n).name for n in names] == ["a.txt", "x.env"]
+    found, _ = _scan(engine, list(files.items(str(tmp_path), Limits())))
+    assert [f.rule for f in found] == ["github-pat"]

@@ -79,25 +79,27 @@ def walk(root: Path, gitignore: bool) -> Iterator[Path | Problem]:
 
 def walk_names(root: str) -> Iterator[str]:
     """Every regular file under a folder, sorted per folder, as plain strings: os.scandir's
-    entry types save a stat per file; links are skipped (they may point out of the tree)."""
-    try:
-        entries = sorted(os.scandir(root), key=lambda e: e.name)
-    except OSError:
-        return
-    folders = []
-    for entry in entries:
+    entry types save a stat per file; links are skipped (they may point out of the tree).
+    An explicit stack, not recursion: a hostile tree may nest thousands of folders deep."""
+    stack = [root]
+    while stack:
         try:
-            if entry.is_symlink():
-                continue
-            if entry.is_dir():
-                if entry.name not in _SKIP_DIRS:
-                    folders.append(entry.path)
-            elif entry.is_file():
-                yield entry.path
+            entries = sorted(os.scandir(stack.pop()), key=lambda e: e.name)
         except OSError:
             continue
-    for folder in folders:
-        yield from walk_names(folder)
+        folders = []
+        for entry in entries:
+            try:
+                if entry.is_symlink():
+                    continue
+                if entry.is_dir():
+                    if entry.name not in _SKIP_DIRS:
+                        folders.append(entry.path)
+                elif entry.is_file():
+                    yield entry.path
+            except OSError:
+                continue
+        stack.extend(reversed(folders))  # popped in sorted order: the walk order is stable
 
 
 def items(target: str, limits: Limits, gitignore: bool = False) -> Iterator[Item | Problem]:
