@@ -290,14 +290,24 @@ def test_stdin_target(tmp_path: Path) -> None:
 
 def test_deeply_nested_folders_are_walked(engine: Engine, tmp_path: Path) -> None:
     # deeper than Python's recursion limit: the walk keeps an explicit stack
-    deep = str(tmp_path)
+    root = str(tmp_path / "deep")
+    deep = root
     for _ in range(1100):
         deep = os.path.join(deep, "d")
-        os.mkdir(deep)
-    tok = github_token(seed=31)
-    Path(deep, "x.env").write_text(f"GH={tok}\n")
-    (tmp_path / "a.txt").write_text("nothing\n")
-    names = list(files.walk_names(str(tmp_path)))
-    assert [Path(n).name for n in names] == ["a.txt", "x.env"]
-    found, _ = _scan(engine, list(files.items(str(tmp_path), Limits())))
-    assert [f.rule for f in found] == ["github-pat"]
+        os.makedirs(deep)
+    try:
+        tok = github_token(seed=31)
+        Path(deep, "x.env").write_text(f"GH={tok}\n")
+        Path(root, "a.txt").write_text("nothing\n")
+        names = list(files.walk_names(root))
+        assert [Path(n).name for n in names] == ["a.txt", "x.env"]
+        found, _ = _scan(engine, list(files.items(root, Limits())))
+        assert [f.rule for f in found] == ["github-pat"]
+    finally:
+        # bottom-up: shutil.rmtree (and pytest's clean-up) would recurse past the limit
+        os.remove(os.path.join(deep, "x.env"))
+        while deep != root:
+            os.rmdir(deep)
+            deep = os.path.dirname(deep)
+        os.remove(os.path.join(root, "a.txt"))
+        os.rmdir(root)
