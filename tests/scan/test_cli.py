@@ -110,6 +110,27 @@ def test_json_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert len(planted) == 5
 
 
+@pytest.mark.skipif(
+    not os.environ.get("KEYREAPER_SARIF_SCHEMA"),
+    reason="set KEYREAPER_SARIF_SCHEMA to OASIS sarif-schema-2.1.0.json (not shipped on PyPI)",
+)
+def test_sarif_validates_against_the_official_schema(tmp_path: Path) -> None:
+    """The full OASIS schema (sarif-2.1/schema/ in github.com/oasis-tcs/sarif-spec), when a
+    copy is on disk: no PyPI package ships it and the repository carries no third-party files."""
+    schema = json.loads(Path(os.environ["KEYREAPER_SARIF_SCHEMA"]).read_text())
+    _plant(tmp_path / "t")
+    (tmp_path / "t" / "broken.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    out = tmp_path / "r.sarif"
+    assert main(["scan", "--format", "sarif", "-o", str(out), str(tmp_path / "t")]) == 1
+    log = json.loads(out.read_text())
+    validator_cls = jsonschema.validators.validator_for(schema)  # the schema says draft-04
+    validator = validator_cls(schema, format_checker=jsonschema.FormatChecker())
+    validator.validate(log)
+    assert log["runs"][0]["results"]
+    log["runs"][0]["results"][0]["level"] = "fatal"  # the schema is strict enough to notice
+    assert not validator.is_valid(log)
+
+
 def test_sarif_validates(tmp_path: Path) -> None:
     _plant(tmp_path / "t")
     out = tmp_path / "r.sarif"

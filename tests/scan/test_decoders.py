@@ -71,3 +71,10 @@ def test_decode_depth_limit(all_rules: list) -> None:  # type: ignore[type-arg]
         blob = b"v=" + base64.b64encode(blob)
     assert tok not in _found(Engine(all_rules, max_depth=2), blob)
     assert tok in _found(Engine(all_rules, max_depth=5), blob)
+
+
+def test_json_lone_surrogate_escape_does_not_fail_the_item(engine: Engine) -> None:
+    # moto and botocore ship JSON with "\ud800"-style escapes: the item must still be scanned
+    tok = github_token(seed=5)
+    text = '{"range": "[\\ud800-\\udbff]", "a": "\\/", "token": "' + tok + '"}\n'
+    assert tok in _found(engine, text.encode())

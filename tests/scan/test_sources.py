@@ -107,6 +107,43 @@ def test_cli_git_history_reports_first_commit(
     assert len(f["commit"]) == 40
 
 
+def test_git_history_parallel_equals_serial_and_sees_merge_resolutions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A blob that exists only in a merge commit (a conflict resolution) is scanned; a side
+    branch's blob is attributed to its own commit; forked workers find what one process does."""
+    from keyreaper.cli import main
+
+    monkeypatch.setenv("KEYREAPER_SCAN_KEY", "cd" * 32)  # comparable fingerprints across runs
+    repo = tmp_path / "m"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    (repo / "a.cfg").write_text("x = 1\n")
+    _commit(repo, "base", "ann", "2021-01-01T00:00:00+00:00")
+    subprocess.run(["git", "-C", str(repo), "checkout", "-qb", "side"], check=True)
+    side_tok = github_token(seed=21)
+    (repo / "a.cfg").write_text("x = 2\n")
+    (repo / "side.env").write_text(f"GH={side_tok}\n")
+    _commit(repo, "side", "sid", "2021-02-02T00:00:00+00:00")
+    subprocess.run(["git", "-C", str(repo), "checkout", "-q", "main"], check=True)
+    (repo / "a.cfg").write_text("x = 3\n")
+    _commit(repo, "main", "ann", "2021-03-03T00:00:00+00:00")
+    subprocess.run(["git", "-C", str(repo), "merge", "-q", "side"], capture_output=True)
+    merge_tok = github_token(seed=22)
+    (repo / "a.cfg").write_text(f"x = 4\nGH={merge_tok}\n")
+    _commit(repo, "merge", "mel", "2021-04-04T00:00:00+00:00")
+    runs = []
+    for jobs in ("1", "2"):
+        assert main(["scan", "--git", "-j", jobs, "--format", "json", str(repo)]) == 1
+        body = json.loads(capsys.readouterr().out)
+        runs.append(sorted((f["location"], f["author"], f["date"][:10], f["fingerprint"])
+                           for f in body["findings"]))  # fmt: skip
+    assert runs[0] == runs[1]
+    assert [(loc, who, day) for loc, who, day, _ in runs[0]] == [
+        ("a.cfg", "mel", "2021-04-04"),
+        ("side.env", "sid", "2021-02-02"),
+    ]
+
+
 def test_nested_archives_and_labels(engine: Engine) -> None:
     tok = github_token(seed=9)
     inner_tar = io.BytesIO()
@@ -249,3 +286,28 @@ def test_stdin_target(tmp_path: Path) -> None:
     body = json.loads(proc.stdout)
     assert body["findings"][0]["location"] == "<stdin>"
     assert tok.encode() not in proc.stdout + proc.stderr
+
+
+def test_deeply_nested_folders_are_walked(engine: Engine, tmp_path: Path) -> None:
+    # deeper than Python's recursion limit: the walk keeps an explicit stack
+    root = str(tmp_path / "deep")
+    deep = root
+    for _ in range(1100):
+        deep = os.path.join(deep, "d")
+        os.makedirs(deep)
+    try:
+        tok = github_token(seed=31)
+        Path(deep, "x.env").write_text(f"GH={tok}\n")
+        Path(root, "a.txt").write_text("nothing\n")
+        names = list(files.walk_names(root))
+        assert [Path(n).name for n in names] == ["a.txt", "x.env"]
+        found, _ = _scan(engine, list(files.items(root, Limits())))
+        assert [f.rule for f in found] == ["github-pat"]
+    finally:
+        # bottom-up: shutil.rmtree (and pytest's clean-up) would recurse past the limit
+        os.remove(os.path.join(deep, "x.env"))
+        while deep != root:
+            os.rmdir(deep)
+            deep = os.path.dirname(deep)
+        os.remove(os.path.join(root, "a.txt"))
+        os.rmdir(root)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import multiprocessing
 import os
 import sys
 from collections.abc import Iterator
@@ -18,7 +20,6 @@ from keyreaper.fingerprint import Fingerprinter, KeyRing
 from keyreaper.scan import baseline, intake, parallel, report
 from keyreaper.scan import rules as rules_mod
 from keyreaper.scan.engine import Engine
-from keyreaper.scan.findings import ScanFinding
 from keyreaper.scan.items import Item, Limits, Problem
 from keyreaper.scan.scanner import Scanner
 from keyreaper.scan.sources import archives, files, git
@@ -53,18 +54,37 @@ def _fingerprinter(
 PARALLEL_MIN = 400  # below this many files, starting workers costs more than it saves
 
 
-def _paths(targets: list[str], gitignore: bool) -> list[str] | None:
-    """Every file under the targets, or None when a target is not a plain folder or file."""
-    out_: list[str] = []
+def _paths(targets: list[str], gitignore: bool) -> Iterator[str] | None:
+    """Every file under the targets (walked lazily), or None when a target is not a plain
+    folder or file."""
+    for target in targets:
+        if target == "-" or not Path(target).exists():
+            return None
+    return _walk(targets, gitignore)
+
+
+def _walk(targets: list[str], gitignore: bool) -> Iterator[str]:
     for target in targets:
         root = Path(target)
-        if target == "-" or not root.exists():
-            return None
         if root.is_file():
-            out_.append(target)
-            continue
-        out_.extend(str(p) for p in files.walk(root, gitignore) if isinstance(p, Path))
-    return out_
+            yield target
+        elif gitignore:
+            yield from (str(p) for p in files.walk(root, gitignore) if isinstance(p, Path))
+        else:
+            yield from files.walk_names(target)
+
+
+def _few_files(paths: Iterator[str]) -> tuple[bool, Iterator[str]]:
+    """Whether the walk holds fewer than PARALLEL_MIN files, and the walk itself again."""
+    head = list(itertools.islice(paths, PARALLEL_MIN))
+    return len(head) < PARALLEL_MIN, itertools.chain(head, paths)
+
+
+def _can_fork(targets: list[str]) -> bool:
+    """History scans run on forked workers when every target is a repository."""
+    return multiprocessing.get_all_start_methods().count("fork") > 0 and all(
+        t != "-" and git.is_repo(Path(t)) for t in targets
+    )
 
 
 def _endpoints(values: list[str]) -> dict[str, str]:
@@ -78,34 +98,15 @@ def _endpoints(values: list[str]) -> dict[str, str]:
 
 
 def _sources(
-    targets: list[str], use_git: bool, gitignore: bool, limits: Limits, blobs: dict[str, str]
+    targets: list[str], use_git: bool, gitignore: bool, limits: Limits
 ) -> Iterator[Item | Problem]:
     for target in targets:
         if use_git and target != "-":
+            # items come located at the path, commit, author and date that introduced them
             for entry in git.items(Path(target), limits):
-                if isinstance(entry, Item):
-                    blobs[entry.location] = entry.notes.pop(0).removeprefix("blob:")
-                    for sub in archives.expand(entry, limits):
-                        if isinstance(sub, Item) and sub is not entry:
-                            blobs[sub.location] = blobs[entry.location]
-                        yield sub
-                else:
-                    yield entry
+                yield from archives.expand(entry, limits) if isinstance(entry, Item) else [entry]
         else:
             yield from files.items(target, limits, gitignore)
-
-
-def _attribute(targets: list[str], findings: list[ScanFinding], blobs: dict[str, str]) -> None:
-    wanted = {blobs[f.location] for f in findings if f.location in blobs}
-    for target in targets:
-        origins = git.attribute(Path(target), wanted)
-        for f in findings:
-            sha = blobs.get(f.location)
-            if sha in origins:
-                o = origins[sha]
-                inner = f.location.split("!", 1)[1] if "!" in f.location else ""
-                f.location = o.path + (f"!{inner}" if inner else "")
-                f.commit, f.author, f.date = o.commit, o.author, o.date
 
 
 def register(app: typer.Typer) -> None:
@@ -194,7 +195,6 @@ def register(app: typer.Typer) -> None:
         show = progress and sys.stderr.isatty() and "-" not in targets
         bar = Progress(TextColumn("scanning"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                        console=err, transient=True) if show else None  # fmt: skip
-        blobs: dict[str, str] = {}
         with bar if bar is not None else nullcontext():
             task = bar.add_task("scan", total=None) if bar is not None else None
             tick = (
@@ -203,10 +203,19 @@ def register(app: typer.Typer) -> None:
             scanner = Scanner(engine, fp, limits, keep_secrets=validate, progress=tick)
             paths = None if use_git or validate or jobs == 1 else _paths(targets, gitignore)
             workers = jobs or os.cpu_count() or 1
-            if paths is not None and len(paths) >= PARALLEL_MIN and workers > 1:
+            few, paths = _few_files(paths) if paths is not None else (True, None)
+            git_parallel = use_git and not validate and workers > 1 and _can_fork(targets)
+            if git_parallel or (paths is not None and not few and workers > 1):
                 findings = []
-                runs = parallel.scan_paths(
-                    paths, workers, rules_file, pure_re, decode_depth, ring.keys, limits
+                runs = (
+                    itertools.chain.from_iterable(
+                        parallel.scan_history(Path(t), workers, engine, ring.keys, limits)
+                        for t in targets
+                    )
+                    if git_parallel
+                    else parallel.scan_paths(
+                        paths or iter(()), workers, engine, ring.keys, limits, rules_file, pure_re
+                    )
                 )
                 for found, problems, n_items, n_bytes in runs:
                     findings.extend(found)
@@ -218,9 +227,7 @@ def register(app: typer.Typer) -> None:
                 findings.sort(key=lambda f: (f.location, f.line, f.rule))
                 scanner.problems.sort(key=lambda p: p.location)
             else:
-                findings = list(scanner.run(_sources(targets, use_git, gitignore, limits, blobs)))
-        if use_git:
-            _attribute(targets, findings, blobs)
+                findings = list(scanner.run(_sources(targets, use_git, gitignore, limits)))
         if validate:
             from keyreaper.scan.validate import Validator
 

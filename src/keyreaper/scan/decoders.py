@@ -7,7 +7,6 @@ text before it, so a key name outside the blob still anchors a keyword rule.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import quopri
 import re
@@ -31,12 +30,25 @@ TRIGGERS: list[tuple[str, bytes]] = [
     ("quoted-printable", rb"content-transfer-encoding:[ \t]*quoted-printable"),
 ]
 _RE_TRIGGERS = [(n, re.compile(p, re.IGNORECASE)) for n, p in TRIGGERS]
+
+
+def _hs_base64() -> bytes:
+    """The base64 trigger for Hyperscan: only runs of 28+ that hold a digit, + or / (base64
+    of text always does; long identifiers, a fifth of all runs in code and JSON, do not).
+    Written as the run's end: the last such character followed by j letters, with 27 - j
+    more run characters before it (or any number when j >= 27)."""
+    x, d, a = b"[A-Za-z0-9+/]", b"[0-9+/]", b"[A-Za-z]"
+    alts = [d + a + b"{27,}"] + [
+        x + b"{%d}" % (27 - j) + d + (a + b"{%d}" % j if j else b"") for j in range(27)
+    ]
+    return b"(?:" + b"|".join(alts) + rb")(?:={1,2}|[^A-Za-z0-9+/=]|\Z)"
+
+
+HS_TRIGGERS = [(n, _hs_base64() if n == "base64" else p) for n, p in TRIGGERS]
 _B64_RUN = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
-_B64_TEXTLIKE = re.compile(rb"[0-9+/]")
-_B64_BACK = re.compile(rb"=*[A-Za-z0-9+/]*")
 _B64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 _HEX = re.compile(rb"[0-9a-fA-F]+")
-_URL_RUN_BACK = re.compile(rb"[^\s\"'<>`]*\Z")
+_URL_RUN_BACK = re.compile(rb"[^\s\"'<>`]*")  # matched on reversed bytes
 _URL_RUN = re.compile(rb"[^\s\"'<>`]*")
 _JSON_ESC = re.compile(rb"\\(u[0-9a-fA-F]{4}|[\"\\/bfnrt])")
 _SIMPLE = {b'"': b'"', b"\\": b"\\", b"/": b"/", b"b": b"\b", b"f": b"\f", b"n": b"\n",
@@ -65,6 +77,9 @@ def find_triggers(data: bytes) -> dict[str, list[tuple[int, int]]]:
     return {n: [(m.start(), m.end()) for m in p.finditer(data)] for n, p in _RE_TRIGGERS}
 
 
+_WHITESPACE = {9: None, 10: None, 13: None}
+
+
 def _printable_text(raw: bytes) -> bool:
     if len(raw) < 8:
         return False
@@ -72,6 +87,8 @@ def _printable_text(raw: bytes) -> bool:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return False
+    if text.translate(_WHITESPACE).isprintable():
+        return True  # the common case, checked in C
     bad = sum(1 for c in text if not (c.isprintable() or c in "\r\n\t"))
     return bad * 20 <= len(text)
 
@@ -83,36 +100,43 @@ def _with_context(data: bytes, start: int, end: int, decoded: bytes, name: str) 
     return View(before + decoded, len(before), start, name, end)
 
 
+_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
 def _run_start(data: bytes, end: int) -> int:
-    """Where the base64 run ending at `end` starts: matched on the reversed bytes before it
-    (the trigger has no start-of-match; asking Hyperscan for one halves its speed)."""
+    """Where the base64 run ending at `end` starts (padding `=` only at its end). The trigger
+    has no start-of-match (asking Hyperscan for one halves its speed); bytes.rstrip finds it
+    in C, widening the look-back only for long runs."""
     for span in (160, 4096, MAX_REGION):
         lo = max(0, end - span)
-        back = _B64_BACK.match(data[lo:end][::-1])
-        length = back.end() if back else 0
-        if length < end - lo or lo == 0:
-            return end - length
+        chunk = data[lo:end].rstrip(b"=")
+        start = lo + len(chunk.rstrip(_B64_ALPHABET))
+        if start > lo or lo == 0:
+            return start
     return max(0, end - MAX_REGION)
 
 
 def _base64(data: bytes, hits: list[tuple[int, int]]) -> Iterator[View]:
     seen = -1
-    for _start, end in sorted(hits, key=lambda h: h[1]):
+    for end in sorted({h[1] for h in hits}):
         if end <= seen:
             continue
         stop = end if end and data[end - 1] in _B64_CHARS else end - 1
         start = _run_start(data, stop)
         if start < seen or stop - start < 28:
             continue
+        if data[start:stop].rstrip(b"=").isalpha():
+            seen = stop
+            continue  # identifiers: base64 of text has digits or +/ (checked in C first)
         m = _B64_RUN.match(data, start, start + MAX_REGION)
         if not m:
             continue
         seen = m.end()
         blob = m.group(0)
-        if not _B64_TEXTLIKE.search(blob) or _HEX.fullmatch(blob):
-            continue  # identifiers and hex digests: base64 of text has digits or +/
+        if _HEX.fullmatch(blob):
+            continue  # hex digests
         try:
-            raw = base64.b64decode(blob + b"=" * (-len(blob) % 4))
+            raw = binascii.a2b_base64(blob + b"=" * (-len(blob) % 4))
         except (binascii.Error, ValueError):
             continue
         if _printable_text(raw):
@@ -124,8 +148,11 @@ def _url(data: bytes, hits: list[tuple[int, int]]) -> Iterator[View]:
     for start, _end in sorted(hits):
         if start < seen:
             continue
-        back = _URL_RUN_BACK.search(data, max(0, start - 4096), start)
-        run_start = back.start() if back else start
+        # where the run ending here starts: matched forward on the reversed bytes (a search
+        # for a run ending at the hit would retry from every offset of the 4 KiB before it)
+        lo = max(0, start - 4096)
+        back = _URL_RUN_BACK.match(data[lo:start][::-1])
+        run_start = start - (back.end() if back else 0)
         fwd = _URL_RUN.match(data, start, start + 4096)
         run_end = fwd.end() if fwd else start
         seen = run_end
@@ -139,7 +166,8 @@ def _json_unescape(raw: bytes) -> bytes:
     def sub(m: re.Match[bytes]) -> bytes:
         esc = m.group(1)
         if esc[:1] == b"u":
-            return chr(int(esc[1:], 16)).encode("utf-8", "surrogateescape")
+            # a lone surrogate (\ud800) has no UTF-8 form: kept as bytes, never an error
+            return chr(int(esc[1:], 16)).encode("utf-8", "surrogatepass")
         return _SIMPLE[esc]
 
     return _JSON_ESC.sub(sub, raw)

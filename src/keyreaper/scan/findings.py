@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from keyreaper.domain import Secret
@@ -42,8 +42,10 @@ class ScanFinding:
     connect: Secret | None = field(default=None, repr=False, compare=False)  # a whole DB URL
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        return {k: data[k] for k in FIELDS}
+        # field by field, not dataclasses.asdict: that deep-copies every finding
+        data = {k: getattr(self, k) for k in FIELDS}
+        data["encodings"] = list(self.encodings)
+        return data
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ class Item:
     author: str = ""
     labeler: Labeler | None = None
     notes: list[str] = field(default_factory=list)  # e.g. "truncated at 256 MiB"
+    mtime: float = 0.0  # file time, turned into `date` only when the item has a finding
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ TAIL = 256  # bytes after a hit the exact regex may still need (lookaheads, suff
 SPLIT_FORWARD = 1500  # after a key name, the separator and the value
 
 NO_PLAN = (b"", 0, 0, -1)
+MIN_BRANCH = 4  # characters a cut branch prefilter must match at least
 
 
 def hs_pattern(pattern: str, cut: bool = True) -> tuple[bytes, int, int, int]:
@@ -151,6 +152,55 @@ def _selective(expr: str) -> bool:
 def _quantified(pattern: str, start: int) -> bool:
     end = _group_end(pattern, start)
     return pattern[end + 1 : end + 2] in ("?", "*", "+", "{")
+
+
+def plans(pattern: str, mode: str) -> list[tuple[bytes, int, int, int]]:
+    """Prefilter expressions for one rule ([] means: filter on its keywords). A pattern whose
+    top level is an alternation gets one expression per branch (each cut on its own), so a
+    two-shape rule is not reduced to keywords as common as `key`."""
+    if mode == "keywords":
+        return []
+    if mode == "full":
+        return [hs_pattern(pattern, cut=False)]
+    plan = hs_pattern(pattern)
+    if plan[0]:
+        return [plan]
+    if not top_level_alternation(pattern):
+        return []
+    branches = [hs_pattern(b) for b in split_alternation(pattern)]
+    # a cut that leaves two letters (`\bDI` of a Duo integration key) would hit every word
+    # starting with them: such a rule keeps its keywords
+    return branches if all(b[0] and b[2] >= MIN_BRANCH for b in branches) else []
+
+
+def split_alternation(pattern: str) -> list[str]:
+    """The top-level branches of a pattern, each keeping the pattern's leading global flags."""
+    m = re.match(r"\(\?[aiLmsux]+\)", pattern)
+    flags = m.group(0) if m else ""
+    body = pattern[len(flags) :]
+    parts: list[str] = []
+    depth, i, in_class, last = 0, 0, False, 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            if body[i + 1 : i + 2] == "]":
+                i += 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            parts.append(body[last:i])
+            last = i + 1
+        i += 1
+    parts.append(body[last:])
+    return [flags + part for part in parts]
 
 
 def top_level_alternation(pattern: str) -> bool:

@@ -12,6 +12,7 @@ from keyreaper.fingerprint import Fingerprinter
 from keyreaper.scan.engine import Budget, Engine, RawMatch, line_index
 from keyreaper.scan.findings import ScanFinding, Unscannable
 from keyreaper.scan.items import Item, Limits, Problem
+from keyreaper.scan.sources.files import iso_time
 
 
 @dataclass
@@ -72,6 +73,7 @@ class Scanner:
         if not matches:
             return []
         lines = line_index(item.data)
+        date = item.date or (iso_time(item.mtime) if item.mtime else "")
         paired = {m.identifier for m in matches if m.identifier}
         by_key: dict[tuple[str, str], ScanFinding] = {}
         for m in matches:
@@ -91,7 +93,7 @@ class Scanner:
                 fingerprint=fp.value, key_version=fp.key_version, hint=fp.hint,
                 label=item.labeler(m.start) if item.labeler else "",
                 encodings=list(m.encodings), identifier=m.identifier, commit=item.commit,
-                author=item.author, date=item.date, validator=m.rule.validator,
+                author=item.author, date=date, validator=m.rule.validator,
                 secret=secret if self.keep_secrets else None,
                 connect=Secret(m.whole) if self.keep_secrets and m.whole else None,
             )  # fmt: skip

@@ -80,7 +80,8 @@ def expand(
 
 
 def _child(item: Item, name: str, data: bytes, date: str = "") -> Item:
-    child = Item(f"{item.location}!{name}", data, date or item.date, item.commit, item.author)
+    child = Item(f"{item.location}!{name}", data, date or item.date, item.commit, item.author,
+                 mtime=item.mtime)  # fmt: skip
     factory = labels.detect(name, data[:4096])
     if factory is not None:
         child.labeler = factory(data)
