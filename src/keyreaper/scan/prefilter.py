@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,10 @@ def cut_at_long_repeat(pattern: str) -> str:
     return ""
 
 
-def _group_end(pattern: str, start: int) -> int:
+def _syntax(pattern: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """Index, character and depth of each parenthesis and `|` outside escapes and character
+    classes; depth counts the groups open around the character (a group's own parentheses
+    are at the depth outside it)."""
     depth, i, in_class = 0, start, False
     while i < len(pattern):
         c = pattern[i]
@@ -120,13 +124,19 @@ def _group_end(pattern: str, start: int) -> int:
             in_class = c != "]"
         elif c == "[":
             in_class = True
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i
+            if pattern[i + 1 : i + 2] == "]":
+                i += 1
+        elif c in "(|)":
+            depth -= c == ")"
+            yield i, c, depth
+            depth += c == "("
         i += 1
+
+
+def _group_end(pattern: str, start: int) -> int:
+    for i, c, depth in _syntax(pattern, start):
+        if c == ")" and depth == 0:
+            return i
     return len(pattern)
 
 
@@ -179,26 +189,11 @@ def split_alternation(pattern: str) -> list[str]:
     flags = m.group(0) if m else ""
     body = pattern[len(flags) :]
     parts: list[str] = []
-    depth, i, in_class, last = 0, 0, False, 0
-    while i < len(body):
-        c = body[i]
-        if c == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-            if body[i + 1 : i + 2] == "]":
-                i += 1
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "|" and depth == 0:
+    last = 0
+    for i, c, depth in _syntax(body):
+        if c == "|" and depth == 0:
             parts.append(body[last:i])
             last = i + 1
-        i += 1
     parts.append(body[last:])
     return [flags + part for part in parts]
 
