@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -124,24 +124,8 @@ def run_sql(
         res.error = str(exc).splitlines()[0]
         return res
     for r in rows:
-        t, source, etype, outcome, actor_id, actor_name, cred, ip, target, origin, why = r
-        res.hits.append(
-            Hit(
-                kind="pack",
-                hunt=pack.id,
-                title=pack.title,
-                time=t.astimezone(UTC),
-                origin=origin,
-                source=source,
-                event_type=etype or "",
-                outcome=outcome or "",
-                actor=actor_name or actor_id or "",
-                credential=cred or "",
-                src_ip=ip or "",
-                target=target or "",
-                detail={"why": why or ""},
-            )
-        )
+        origin, why = r[9], r[10]
+        res.hits.append(Hit.from_event("pack", pack.id, pack.title, r, origin, {"why": why or ""}))
     return res
 
 

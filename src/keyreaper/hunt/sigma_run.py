@@ -29,9 +29,9 @@ from keyreaper.hunt.sigma_sql import (
     resolve,
     sources_for,
 )
-from keyreaper.hunt.store import Hit
+from keyreaper.hunt.store import EVENT_HIT_COLUMNS, Hit
 
-_COLS = "time, source, event_type, outcome, actor_id, actor_name, credential_id, src_ip, target_name, origin"
+_COLS = EVENT_HIT_COLUMNS + ", origin"
 
 
 def load(paths: Sequence[Path], problems: list[str] | None = None) -> Any:
@@ -153,13 +153,8 @@ def run_rule(
 
 
 def _hit(kind: str, rule: Any, r: tuple[Any, ...], detail: dict[str, Any] | None = None) -> Hit:
-    t, source, etype, outcome, actor_id, actor_name, cred, ip, target, origin = r
-    return Hit(
-        kind=kind, hunt=_name(rule), title=rule.title, time=t.astimezone(UTC), origin=origin,
-        source=source, event_type=etype or "", outcome=outcome or "",
-        actor=actor_name or actor_id or "", credential=cred or "", src_ip=ip or "",
-        target=target or "", detail=detail or {"level": str(rule.level or "")},
-    )  # fmt: skip
+    detail = detail or {"level": str(rule.level or "")}
+    return Hit.from_event(kind, _name(rule), rule.title, r, r[9], detail)
 
 
 def run_correlation(

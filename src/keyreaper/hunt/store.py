@@ -120,6 +120,12 @@ def hit_counts(db: Database) -> dict[tuple[str, str], int]:
     return {(r["indicator_type"], r["indicator"]): int(r["n"]) for r in rows}
 
 
+# The event columns a hit carries, in the order Hit.from_event reads them.
+EVENT_HIT_COLUMNS = (
+    "time, source, event_type, outcome, actor_id, actor_name, credential_id, src_ip, target_name"
+)
+
+
 @dataclass(frozen=True)
 class Hit:
     """One event that a hunt matched, with the evidence to find it again."""
@@ -141,6 +147,25 @@ class Hit:
     src_ip: str = ""
     target: str = ""
     detail: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @classmethod
+    def from_event(
+        cls,
+        kind: str,
+        hunt: str,
+        title: str,
+        event: Sequence[Any],
+        origin: str,
+        detail: dict[str, Any],
+    ) -> Hit:
+        """A hit on an event row whose first nine columns are EVENT_HIT_COLUMNS."""
+        t, source, etype, outcome, actor_id, actor_name, cred, ip, target = event[:9]
+        return cls(
+            kind=kind, hunt=hunt, title=title, time=t.astimezone(UTC), origin=origin,
+            source=source, event_type=etype or "", outcome=outcome or "",
+            actor=actor_name or actor_id or "", credential=cred or "", src_ip=ip or "",
+            target=target or "", detail=detail,
+        )  # fmt: skip
 
     @property
     def id(self) -> str:

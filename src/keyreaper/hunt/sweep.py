@@ -4,11 +4,11 @@ users, group and role grants, tokens, keys, OAuth apps, plugins — each with it
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 import duckdb
 
-from keyreaper.hunt.store import Hit
+from keyreaper.hunt.store import EVENT_HIT_COLUMNS, Hit
 
 # Checked in order: the first class whose pattern matches the lower-cased event type wins.
 CLASSES = (
@@ -56,29 +56,15 @@ def sweep(
         where.append("time < ?")
         params.append(until)
     rows = con.execute(
-        f"SELECT * FROM (SELECT time, source, event_type, outcome, actor_id, actor_name,"
-        f" credential_id, src_ip, target_name, target_type, origin, {classify_sql()} AS what"
+        f"SELECT * FROM (SELECT {EVENT_HIT_COLUMNS},"
+        f" target_type, origin, {classify_sql()} AS what"
         f" FROM events WHERE {' AND '.join(where)}) WHERE what IS NOT NULL ORDER BY time",
         params,
     ).fetchall()
     label = names[0]
     hits = []
-    for t, source, etype, outcome, aid, aname, cred, ip, target, ttype, origin, what in rows:
-        hits.append(
-            Hit(
-                kind="sweep",
-                hunt=f"sweep:{label}",
-                title=f"{what}: {etype}",
-                time=t.astimezone(UTC),
-                origin=origin,
-                source=source,
-                event_type=etype or "",
-                outcome=outcome or "",
-                actor=aname or aid or "",
-                credential=cred or "",
-                src_ip=ip or "",
-                target=target or "",
-                detail={"what": what, "target_type": ttype or ""},
-            )
-        )
+    for r in rows:
+        ttype, origin, what = r[9], r[10], r[11]
+        detail = {"what": what, "target_type": ttype or ""}
+        hits.append(Hit.from_event("sweep", f"sweep:{label}", f"{what}: {r[2]}", r, origin, detail))
     return hits
