@@ -15,6 +15,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,19 @@ _SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "timestamp[us, tz=UTC]": "
 # filters on them) only cost time there.
 _UNIQUE = ("raw", "origin")
 _REPEATING = [name for name in EVENT_SCHEMA.names if name not in _UNIQUE]
+
+
+def time_window(since: datetime | None, until: datetime | None) -> tuple[list[str], list[Any]]:
+    """SQL conditions and their parameters keeping events in [since, until)."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    if since:
+        conditions.append("time >= ?")
+        params.append(since)
+    if until:
+        conditions.append("time < ?")
+        params.append(until)
+    return conditions, params
 
 
 class EventStore:

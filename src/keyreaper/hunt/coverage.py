@@ -10,21 +10,16 @@ from typing import Any
 
 import duckdb
 
+from keyreaper.events.store import time_window
 from keyreaper.hunt.packs import Pack
 
 
 def _counts(
     con: duckdb.DuckDBPyConnection, since: datetime | None, until: datetime | None
 ) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
-    where, params = ["1 = 1"], []
-    if since:
-        where.append("time >= ?")
-        params.append(since)
-    if until:
-        where.append("time < ?")
-        params.append(until)
+    where, params = time_window(since, until)
     rows = con.execute(
-        f"SELECT source, event_type, count(*) FROM events WHERE {' AND '.join(where)} GROUP BY ALL",
+        f"SELECT source, event_type, count(*) FROM events WHERE {' AND '.join(['true', *where])} GROUP BY ALL",
         params,
     ).fetchall()
     by_type = {(s, t): int(n) for s, t, n in rows}

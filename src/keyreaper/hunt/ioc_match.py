@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from keyreaper.domain.model import Indicator
+from keyreaper.events.store import time_window
 from keyreaper.hunt import ipsql, tokens
 from keyreaper.hunt.store import Hit
 
@@ -236,18 +237,11 @@ def _to_hits(
     cols = ", ".join(c if c != "time" else "epoch_us(time) AS time" for c in _EVENT_COLS)
     for fname, rns in by_file.items():
         _register(con, "want", {"rn": pa.array(sorted(rns), pa.int64())})
-        where = ["true"]
-        params: list[Any] = []
-        if since:
-            where.append("time >= ?")
-            params.append(since)
-        if until:
-            where.append("time < ?")
-            params.append(until)
+        where, params = time_window(since, until)
         src = f"read_parquet({tokens._sql_str(fname)}, file_row_number = true)"
         cur = con.execute(
             f"SELECT p.file_row_number AS rn, {cols} FROM {src} p JOIN want"
-            f" ON p.file_row_number = want.rn WHERE {' AND '.join(where)}",
+            f" ON p.file_row_number = want.rn WHERE {' AND '.join(['true', *where])}",
             params,
         )
         names = [d[0] for d in cur.description]

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
+from keyreaper.events.store import time_window
 from keyreaper.hunt.results import Note, RuleResult
 from keyreaper.hunt.store import Hit
 
@@ -109,14 +109,7 @@ def run_sql(
         line for line in pack.path.read_text().splitlines() if not line.startswith("-- ")
     )
     res = RuleResult(pack.id, pack.title, "query", tuple(sorted({s for s, _ in pack.needs})))
-    params: list[Any] = []
-    where = []
-    if since:
-        where.append("time >= ?")
-        params.append(since)
-    if until:
-        where.append("time < ?")
-        params.append(until)
+    where, params = time_window(since, until)
     sql = f"SELECT * FROM ({query}) AS q" + (" WHERE " + " AND ".join(where) if where else "")
     try:
         rows = con.execute(sql + " ORDER BY time", params).fetchall()

@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 
 from keyreaper.errors import InputError, Location
+from keyreaper.events.store import time_window
 from keyreaper.extras import require
 from keyreaper.hunt.results import Note, RuleResult
 from keyreaper.hunt.sigma_sql import (
@@ -75,14 +76,8 @@ def load(paths: Sequence[Path], problems: list[str] | None = None) -> Any:
 
 
 def _window(since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
-    sql, params = "", []
-    if since:
-        sql += " AND time >= ?"
-        params.append(since)
-    if until:
-        sql += " AND time < ?"
-        params.append(until)
-    return sql, params
+    conditions, params = time_window(since, until)
+    return "".join(f" AND {c}" for c in conditions), params
 
 
 def _name(rule: Any) -> str:

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import duckdb
 
+from keyreaper.events.store import time_window
 from keyreaper.hunt.store import EVENT_HIT_COLUMNS, Hit
 
 # Checked in order: the first class whose pattern matches the lower-cased event type wins.
@@ -48,13 +49,9 @@ def sweep(
         f"(lower(actor_name) IN ({marks}) OR lower(actor_id) IN ({marks})"
         f" OR lower(credential_id) IN ({marks}) OR split_part(lower(actor_name), '@', 1) IN ({marks}))"
     ]
-    params: list[object] = [*names, *names, *names, *names]
-    if since:
-        where.append("time >= ?")
-        params.append(since)
-    if until:
-        where.append("time < ?")
-        params.append(until)
+    window, window_params = time_window(since, until)
+    where += window
+    params: list[object] = [*names, *names, *names, *names, *window_params]
     rows = con.execute(
         f"SELECT * FROM (SELECT {EVENT_HIT_COLUMNS},"
         f" target_type, origin, {classify_sql()} AS what"
