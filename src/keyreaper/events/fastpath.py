@@ -30,7 +30,7 @@ import numpy
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from keyreaper.events import redact
+from keyreaper.events import records, redact
 from keyreaper.events.schema import COLUMNS, EVENT_SCHEMA
 
 _hs: Any
@@ -268,7 +268,8 @@ def plan(
             continue
         expr = overrides.get(column) or (column if column in inner else "NULL")
         if column == "src_asn":
-            expr = f"try_cast({expr} AS BIGINT)"
+            pattern = _lit(records.INTEGER_TEXT)
+            expr = f"try_cast(regexp_extract({expr}, {pattern}, 1) AS BIGINT)"
         elif column == "time":
             expr = (
                 f"CASE WHEN {expr} IS NULL THEN error('record without a readable time')"

@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import IO, Any
 
 import ijson
-import orjson
 import pyarrow as pa
 
 from keyreaper.events import redact
 from keyreaper.events.fastpath import Plan, plan
-from keyreaper.events.reader import DEFAULT_MAX_LINE, lines
+from keyreaper.events.reader import DEFAULT_MAX_LINE, lines, open_log
 from keyreaper.events.records import (
     Reject,
     RejectFn,
@@ -29,6 +28,8 @@ from keyreaper.events.records import (
     first,
     get,
     integer,
+    json_text,
+    loads,
     micros,
     split_path,
     text,
@@ -130,11 +131,16 @@ class JsonSource:
             value = text(first(record, self._outcome))  # type: ignore[attr-defined]
             if value is not None:
                 row["outcome"] = self.outcome_values.get(value.lower(), "unknown")
-        if self.adjust is not None:
-            self.adjust(record, row)
+        # Hooks see the columns as text, as the fast path's SQL does (a list where a name
+        # belongs must not make the record unreadable); what they set is made text after.
         for column in _TEXT_COLUMNS:
             if column in row:
                 row[column] = text(row[column])
+        if self.adjust is not None:
+            self.adjust(record, row)
+            for column in _TEXT_COLUMNS:
+                if column in row:
+                    row[column] = text(row[column])
         row["src_asn"] = integer(row.get("src_asn"))
         if not row.get("event_type"):
             raise Reject("no event type")
@@ -191,13 +197,13 @@ class JsonSource:
             if not data:
                 continue
             try:
-                value = orjson.loads(data)
+                value = loads(data)
                 raw = data.decode()
-            except orjson.JSONDecodeError as exc:
+            except ValueError as exc:
                 raw = data.decode("utf-8", "replace")
                 try:
-                    value = orjson.loads(raw)
-                except orjson.JSONDecodeError:
+                    value = loads(raw.encode())
+                except ValueError:
                     reject(where, f"not JSON ({exc})")
                     continue
                 reject(where, "invalid UTF-8 replaced with U+FFFD (event kept)")
@@ -206,7 +212,7 @@ class JsonSource:
             elif isinstance(value, list):  # an API page written as one line
                 for i, item in enumerate(value):
                     if isinstance(item, dict):
-                        yield f"{where}#{i}", item, orjson.dumps(item).decode()
+                        yield f"{where}#{i}", item, json_text(item)
                     else:
                         reject(f"{where}#{i}", "not a JSON object")
             else:
@@ -215,16 +221,43 @@ class JsonSource:
     def _items(
         self, stream: IO[bytes], origin: str, prefix: str, reject: RejectFn
     ) -> Iterator[tuple[str, dict[str, Any], str]]:
-        index = -1
+        done = 0
         try:
-            for index, item in enumerate(ijson.items(stream, prefix, use_float=True)):
-                where = f"{origin}#{index}"
-                if isinstance(item, dict):
-                    yield where, item, orjson.dumps(item).decode()
-                else:
-                    reject(where, "not a JSON object")
+            for item in ijson.items(stream, prefix, use_float=True):
+                yield from self._item(origin, done, item, reject)
+                done += 1
         except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
-            reject(f"{origin}#{index + 1}", f"JSON error, rest of the file skipped ({exc})")
+            if "integer overflow" in str(exc) and Path(origin).is_file():
+                # yajl's C parser stops at integers over 64 bits; Python's parser keeps them
+                # exact. It re-reads the file on its own (the caller's stream still hashes it).
+                yield from self._items_exact(Path(origin), prefix, done, reject)
+                return
+            reject(f"{origin}#{done}", f"JSON error, rest of the file skipped ({exc})")
+
+    def _items_exact(
+        self, path: Path, prefix: str, skip: int, reject: RejectFn
+    ) -> Iterator[tuple[str, dict[str, Any], str]]:
+        opened = open_log(path)
+        index = 0
+        try:
+            parser = ijson.get_backend("python").items(opened.stream, prefix, use_float=True)
+            for index, item in enumerate(parser):
+                if index >= skip:
+                    yield from self._item(str(path), index, item, reject)
+        except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
+            reject(f"{path}#{index + 1}", f"JSON error, rest of the file skipped ({exc})")
+        finally:
+            opened.close()
+
+    @staticmethod
+    def _item(
+        origin: str, index: int, item: Any, reject: RejectFn
+    ) -> Iterator[tuple[str, dict[str, Any], str]]:
+        where = f"{origin}#{index}"
+        if isinstance(item, dict):
+            yield where, item, json_text(item)
+        else:
+            reject(where, "not a JSON object")
 
 
 def _peek(stream: IO[bytes], size: int) -> bytes:

@@ -12,7 +12,7 @@ import ipaddress
 from typing import Any
 
 from keyreaper.events.jsonsource import JsonSource
-from keyreaper.events.records import Row, get
+from keyreaper.events.records import Row, first, get, text
 
 _AUTH_EVENTS = {"ConsoleLogin", "UserAuthentication", "CredentialVerification", "GetSessionToken"}
 
@@ -33,10 +33,10 @@ def _adjust(record: dict[str, Any], row: Row) -> None:
     row["src_ip"] = _ip(record.get("sourceIPAddress"))
     name = row.get("event_type")
     row["category"] = "authentication" if name in _AUTH_EVENTS else "api_activity"
-    failed = record.get("errorCode") or get(record, ("responseElements", "ConsoleLogin")) == (
-        "Failure"
-    )
-    row["outcome"] = "failure" if failed and record.get("errorCode") != "200" else "success"
+    # Read as the fast path's SQL reads its helper columns: first() text, empties absent.
+    error = text(first(record, (("errorCode",),)))
+    failed = error or text(first(record, (("responseElements", "ConsoleLogin"),))) == "Failure"
+    row["outcome"] = "failure" if failed and error != "200" else "success"
     key = row.get("credential_id")
     if key:
         row["credential_kind"] = "access_key"

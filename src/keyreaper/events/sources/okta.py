@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from keyreaper.events.jsonsource import JsonSource
-from keyreaper.events.records import Row, get
+from keyreaper.events.records import Row, first, text
 
 _CLIENT_ACTORS = {"PublicClientApp", "Client", "AppInstance"}
 _CLIENTS_SQL = "('" + "', '".join(sorted(_CLIENT_ACTORS)) + "')"
@@ -19,13 +19,15 @@ _AUTH_PREFIXES = ("user.session.", "user.authentication.", "policy.evaluate_sign
 def _adjust(record: dict[str, Any], row: Row) -> None:
     event_type = str(row.get("event_type") or "")
     row["category"] = "authentication" if event_type.startswith(_AUTH_PREFIXES) else "okta"
-    token = get(record, ("transaction", "detail", "requestApiTokenId"))
+    # Read as the fast path's SQL reads its helper columns: first() text, empties absent.
+    token = text(first(record, (("transaction", "detail", "requestApiTokenId"),)))
+    client = text(first(record, (("client", "id"),)))
     if token:
         row["credential_id"], row["credential_kind"] = token, "api_token"
-    elif get(record, ("actor", "type")) in _CLIENT_ACTORS:
+    elif row.get("actor_type") in _CLIENT_ACTORS:
         row["credential_id"], row["credential_kind"] = row.get("actor_id"), "oauth_client"
-    elif get(record, ("client", "id")):
-        row["credential_id"], row["credential_kind"] = get(record, ("client", "id")), "oauth_client"
+    elif client:
+        row["credential_id"], row["credential_kind"] = client, "oauth_client"
     elif row.get("session_id"):
         row["credential_id"], row["credential_kind"] = row["session_id"], "session"
 
