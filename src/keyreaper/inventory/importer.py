@@ -224,25 +224,41 @@ def _json_rows(text: str, path: str) -> Iterator[RawRow]:
         raise InputError(
             Location(path, exc.lineno, exc.colno), f"invalid JSON: {exc.msg}"
         ) from None
+    start: int | None = pos
     if isinstance(doc, dict):
         doc = doc.get("credentials")
-        pos = text.index("[", text.index('"credentials"'))
-    else:
-        pos = text.index("[", pos)
+        found = _CREDENTIALS_KEY.search(text, pos)
+        start = found.end() - 1 if found else None
     if not isinstance(doc, list):
         raise InputError(Location(path, 1), 'expected a JSON array or {"credentials": [...]}')
-    # Walk the array again to learn where each element starts, for error locations.
-    pos += 1
-    for item in doc:
-        while text[pos] in " \t\r\n,":
-            pos += 1
-        _, end = decoder.raw_decode(text, pos)
-        line = text.count("\n", 0, pos) + 1
+    lines = _element_lines(text, start, len(doc)) if start is not None else None
+    for index, item in enumerate(doc):
+        line = lines[index] if lines else 1
         if not isinstance(item, dict):
             yield RawRow({"__invalid__": type(item).__name__}, line)
         else:
             yield RawRow({str(k).strip().lower(): v for k, v in item.items()}, line)
-        pos = end
+
+
+_CREDENTIALS_KEY = re.compile(r'"credentials"\s*:\s*\[')
+
+
+def _element_lines(text: str, start: int, count: int) -> list[int] | None:
+    """The line each element of the array at `start` begins on, walking the text again for
+    error locations; None when the text does not walk as expected (then line 1 is shown)."""
+    decoder = json.JSONDecoder()
+    lines: list[int] = []
+    pos = start + 1
+    try:
+        for _ in range(count):
+            while text[pos] in " \t\r\n,":
+                pos += 1
+            _, end = decoder.raw_decode(text, pos)
+            lines.append(text.count("\n", 0, pos) + 1)
+            pos = end
+    except (IndexError, json.JSONDecodeError):
+        return None
+    return lines
 
 
 def _jsonl_rows(text: str, path: str) -> Iterator[RawRow]:
@@ -261,7 +277,11 @@ def _jsonl_rows(text: str, path: str) -> Iterator[RawRow]:
 
 
 def _yaml_rows(text: str, path: str) -> Iterator[RawRow]:
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        line = text.count("\n", 0, exc.position) + 1
+        raise InputError(Location(path, line), f"invalid YAML: {exc.reason}") from None
     try:
         node = loader.get_single_node()
         if node is None:
