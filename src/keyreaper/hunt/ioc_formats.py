@@ -60,7 +60,10 @@ def _when(value: Any) -> datetime | None:
 def parse_stix(text: str, source: str) -> Iterator[Indicator]:
     """Indicators (from their patterns) and bare observables (SCOs) of a STIX 2.1 bundle."""
     stix2 = require("stix2", "hunt")
-    bundle = stix2.parse(text, allow_custom=True)
+    try:
+        bundle = stix2.parse(text, allow_custom=True)
+    except stix2.exceptions.STIXError as exc:  # the library's own complaint, as the message
+        raise ValueError(str(exc)) from exc
     objects = list(getattr(bundle, "objects", None) or [bundle])
     names = {o.id: getattr(o, "name", "") for o in objects if o.type == "identity"}
     for obj in objects:
