@@ -338,7 +338,19 @@ class Sanitizer:
         for k in [k for k in entry if k not in ("request", "response")]:
             entry[k] = self.generic(entry[k], "entry.other")
         self.entries += 1
-        return entry
+        # Last, every string once more for echoes of known secrets: a field of an unexpected
+        # type (cookies as text, a request that is a string) was skipped by the passes above.
+        cleaned: dict[str, Any] = self._echo_all(entry, "entry")
+        return cleaned
+
+    def _echo_all(self, value: Any, where: str) -> Any:
+        if isinstance(value, str):
+            return self.echoes(value, where)
+        if isinstance(value, dict):
+            return {k: self._echo_all(v, where) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._echo_all(v, where) for v in value]
+        return value
 
     # -- the file ----------------------------------------------------------------------------
 
