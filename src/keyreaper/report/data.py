@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from keyreaper import rotate
-from keyreaper.errors import MissingExtra
 from keyreaper.events.store import EventStore
 from keyreaper.exposure import store as exposure_store
 from keyreaper.hunt import coverage as hunt_coverage
@@ -43,8 +42,6 @@ class Report:
     coverage: list[dict[str, Any]] = field(default_factory=list)
     hunts: int = 0
     timeline: list[dict[str, Any]] = field(default_factory=list)
-    timeline_svg: str = ""
-    timeline_note: str = ""
     iocs: list[dict[str, str]] = field(default_factory=list)
 
     @property
@@ -68,7 +65,9 @@ class Report:
     def verdict(self) -> str:
         c = self.counts()
         gaps = (
-            f"{c['gaps']} coverage gaps" if self.has_events else "no events ingested (every hunt blind)"
+            f"{c['gaps']} coverage gaps"
+            if self.has_events
+            else "no events ingested (every hunt blind)"
         )
         return (
             f"{c['dead']} of {c['items']} campaign items verified dead; "
@@ -82,7 +81,9 @@ def campaigns(ws: Workspace, names: Sequence[str]) -> list[dict[str, Any]]:
     Like status, expired exceptions end and the watch runs first: a report must not show an
     expired exception as excepted, nor miss a use of a revoked key."""
     if not names:
-        names = [r["name"] for r in ws.db.query("SELECT name FROM campaigns ORDER BY created_at, name")]
+        names = [
+            r["name"] for r in ws.db.query("SELECT name FROM campaigns ORDER BY created_at, name")
+        ]
     out = []
     for name in names:
         journal = rotate.journal(ws, name)  # a clear error for an unknown name
@@ -116,8 +117,11 @@ def exposures(ws: Workspace) -> list[dict[str, Any]]:
 
 def _where(evidence: dict[str, Any]) -> str:
     # as `exposure show` writes it: the location, the field name, the URL
-    parts = (evidence.get("location") or evidence.get("where"), evidence.get("name"),
-             evidence.get("url"))  # fmt: skip
+    parts = (
+        evidence.get("location") or evidence.get("where"),
+        evidence.get("name"),
+        evidence.get("url"),
+    )
     return " ".join(str(p) for p in parts if p)
 
 
@@ -171,10 +175,20 @@ def hit_groups(hits: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     for h in hits:
         g = groups.setdefault(
             (h["kind"], h["hunt"], h["indicator"]),
-            {"kind": h["kind"], "hunt": h["hunt"], "title": h["title"], "indicator": h["indicator"],
-             "hits": 0, "first": h["time"], "last": h["time"], "sources": set(), "actors": set(),
-             "credentials": set(), "origins": []},
-        )  # fmt: skip
+            {
+                "kind": h["kind"],
+                "hunt": h["hunt"],
+                "title": h["title"],
+                "indicator": h["indicator"],
+                "hits": 0,
+                "first": h["time"],
+                "last": h["time"],
+                "sources": set(),
+                "actors": set(),
+                "credentials": set(),
+                "origins": [],
+            },
+        )
         g["hits"] += 1
         g["first"], g["last"] = min(g["first"], h["time"]), max(g["last"], h["time"])
         g["sources"].add(h["source"])
@@ -212,7 +226,9 @@ def gather(
     report.campaigns = campaigns(ws, campaign_names)
     report.exposures = exposures(ws)
     report.usage = usage(ws)
-    hits = [h for h in hunt_store.load_hits(ws.db, since=since) if _in_window(h["time"], None, until)]
+    hits = [
+        h for h in hunt_store.load_hits(ws.db, since=since) if _in_window(h["time"], None, until)
+    ]
     report.hits = len(hits)
     report.hit_groups = hit_groups(hits)
     events = EventStore(ws.events_dir)
@@ -227,10 +243,5 @@ def gather(
     finally:
         con.close()
     report.timeline = [r for r in rows if _in_window(r["time"], None, until)]
-    if report.timeline:
-        try:
-            report.timeline_svg = tl.svg(report.timeline)
-        except MissingExtra as exc:
-            report.timeline_note = f"no picture: {exc}"
     report.iocs = ioc_rows(ws)
     return report
