@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -44,7 +45,8 @@ def register(app: typer.Typer) -> None:
             tmp.write_text(text, encoding="utf-8")
             os.replace(tmp, out_file)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
             raise KeyreaperError(f"{out_file}: cannot write the report: {exc.strerror}") from exc
         out.print(f"wrote {out_file}", highlight=False, markup=False)
         out.print(report.verdict(), highlight=False, markup=False)

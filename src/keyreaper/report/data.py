@@ -185,6 +185,7 @@ def hit_groups(hits: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "last": h["time"],
                 "sources": set(),
                 "actors": set(),
+                "targets": set(),
                 "credentials": set(),
                 "origins": [],
             },
@@ -193,13 +194,15 @@ def hit_groups(hits: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         g["first"], g["last"] = min(g["first"], h["time"]), max(g["last"], h["time"])
         g["sources"].add(h["source"])
         g["actors"].add(h["actor"])
+        g["targets"].add(h["target"])
         g["credentials"].add(h["inventory_id"] or h["credential"])
         if len(g["origins"]) < 3:
             g["origins"].append(h["origin"])
     out = []
     for g in groups.values():
-        for key in ("sources", "actors", "credentials"):
-            g[key] = sorted(v for v in g[key] if v)
+        for key in ("sources", "actors", "targets", "credentials"):
+            values = sorted(v for v in g[key] if v)
+            g[key] = values[:10] + ([f"+{len(values) - 10} more"] if len(values) > 10 else [])
         out.append(g)
     return sorted(out, key=lambda g: (g["first"], g["hunt"], g["indicator"]))
 

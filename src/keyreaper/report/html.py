@@ -273,6 +273,7 @@ def hunt(report: Report) -> Markup:
                     ("hits", "hits"),
                     ("sources", "sources"),
                     ("actors", "actor"),
+                    ("targets", "target"),
                     ("credentials", "credential"),
                     ("origins", "evidence (origin)"),
                 ],
