@@ -4,13 +4,14 @@ text is escaped like every other value."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from keyreaper.report.markup import Markup, join, tag
 
 FONT = "font-family:system-ui,sans-serif;font-size:12px"
+MAX_DOTS = 2000
 
 
 def _svg(width: int, height: int, label: str, *body: Markup) -> Markup:
@@ -164,35 +165,59 @@ def lanes(
                 text_anchor="middle",
             )
         )
-    numbers = {id(r): n for n, r in enumerate(story(rows), 1)}
-    placed: list[tuple[str, float, int]] = []  # (lane, x, level) of numbers drawn so far
+    # One dot per row; past MAX_DOTS, one dot per lane and 2-pixel column with the count in
+    # its tooltip, so a hunt with 100,000 hits still gives a picture of bounded size.
+    spots: dict[tuple[str, float], list[tuple[dict[str, Any], float]]] = {}
     for r, t in zip(rows, times, strict=True):
-        cx, cy = x(t), y(r["lane"])
+        cx = x(t)
+        key = (r["lane"], cx // 2 if len(rows) > MAX_DOTS else float(len(spots)))
+        spots.setdefault(key, []).append((r, cx))
+    for members in spots.values():
+        r, cx = members[0]
         tip = f"{r['time']} {r['lane']}: {r['what']}"
+        if len(members) > 1:
+            tip = f"{len(members)} rows from {r['time']} to {members[-1][0]['time']}; first: {tip}"
         body.append(
             tag(
                 "circle",
                 tag("title", tip),
                 cx=f"{cx:.1f}",
-                cy=f"{cy:.1f}",
+                cy=f"{y(r['lane']):.1f}",
                 r=5,
                 fill=LANE_COLOURS.get(r["lane"], "#616161"),
                 fill_opacity="0.8",
             )
         )
-        n = numbers.get(id(r))
-        if n:  # the numbers of a cluster stack upwards so they stay readable
-            near = [lv for lane, px, lv in placed if lane == r["lane"] and abs(px - cx) < 18]
-            level = max(near, default=-1) + 1
-            placed.append((r["lane"], cx, level))
-            body.append(
-                tag(
-                    "text",
-                    n,
-                    x=f"{cx:.1f}",
-                    y=f"{cy - 9 - (level % 4) * 12:.1f}",
-                    style=FONT + ";font-weight:600",
-                    text_anchor="middle",
-                )
-            )
+    body += _numbers(rows, times, x, y)
     return _svg(width, height, label, join(body))
+
+
+def _numbers(
+    rows: Sequence[dict[str, Any]],
+    times: Sequence[datetime],
+    x: Callable[[datetime], float],
+    y: Callable[[str], float],
+) -> list[Markup]:
+    """The numbers of story() over their dots; those of a cluster stack upwards."""
+    numbers = {id(r): n for n, r in enumerate(story(rows), 1)}
+    placed: list[tuple[str, float, int]] = []  # (lane, x, level) of numbers drawn so far
+    out = []
+    for r, t in zip(rows, times, strict=True):
+        n = numbers.get(id(r))
+        if not n:
+            continue
+        cx, cy = x(t), y(r["lane"])
+        near = [lv for lane, px, lv in placed if lane == r["lane"] and abs(px - cx) < 18]
+        level = max(near, default=-1) + 1
+        placed.append((r["lane"], cx, level))
+        out.append(
+            tag(
+                "text",
+                n,
+                x=f"{cx:.1f}",
+                y=f"{cy - 9 - (level % 4) * 12:.1f}",
+                style=FONT + ";font-weight:600",
+                text_anchor="middle",
+            )
+        )
+    return out
