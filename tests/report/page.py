@@ -36,6 +36,9 @@ class _Parser(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
+        if tag == "br" and self.cell is not None:
+            self.cell.append("\n")
+            return
         if tag == "section":
             self.current = self.sections[a["id"] or ""] = Section(a["id"] or "")
         if tag == "section" or self.current is None:

@@ -96,7 +96,9 @@ def test_report_renders_offline_under_its_csp(incident: Incident, chromium: Any)
         )
         assert set(violations) >= {"img-src", "style-src-elem"}, violations
         assert _Counter.hits == []
-        page.emulate_media(media="print")  # printable: the pictures keep their size
+        page.emulate_media(media="print")  # printable on A4: nothing wider than the page
+        page.set_viewport_size({"width": 720, "height": 1000})
+        assert page.evaluate("document.documentElement.scrollWidth") <= 725
         assert page.eval_on_selector("#timeline svg", "e => e.getBoundingClientRect().width") > 100
     finally:
         server.shutdown()

@@ -18,7 +18,7 @@ def test_every_value_and_attribute_is_escaped() -> None:
     assert void("meta", name="x", content="a'b\"c") == '<meta name="x" content="a&#x27;b&quot;c">'
     rows = [{"a": hostile, "b": ["<i>", "&"]}]
     cells = read(f'<section id="s">{table(rows, [("a", "A"), ("b", "B")])}</section>')[1]["s"]
-    assert cells.tables[0][1] == [hostile, "<i>, &"]  # read back as the same text
+    assert cells.tables[0][1] == [hostile, "<i>\n&"]  # read back as the same text, a line each
 
 
 def test_stacked_bar_lists_zeros_and_draws_an_empty_bar() -> None:

@@ -98,13 +98,13 @@ def test_hunt_hits_and_gaps_match_hunt_and_coverage(incident: Incident) -> None:
     table = body_rows(section.tables[0])
     shown: Counter[str] = Counter()
     for r in table:
-        shown[r[3].split(": ")[0]] += int(r[5])
+        shown[r[2].split(": ")[0]] += int(r[4])
     assert shown == per_hunt
     head = read(incident.html)[0]
     assert f"; {sum(per_hunt.values())} hunt hits" in head
-    ioc = next(r for r in table if r[4] == "193.142.58.126")
-    assert SCRIPT in ioc[7] and IMG in ioc[8]
-    assert "examples/incident/logs/okta/system-log.ndjson:" in ioc[10]
+    ioc = next(r for r in table if r[3] == "193.142.58.126")
+    assert SCRIPT in ioc[6] and IMG in ioc[7]
+    assert "examples/incident/logs/okta/system-log.ndjson:" in ioc[9]
     gaps = [
         r
         for r in cli_json(incident.ws, "hunt", "coverage", "--since", SINCE)

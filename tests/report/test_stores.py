@@ -47,5 +47,6 @@ def test_hits_grouped_in_the_store_and_cut_to_the_window(workspace: Workspace) -
     assert "<script>" not in page
     head, sections = read(page)
     (row,) = body_rows(sections["hunt"].tables[0])
-    assert row[5] == "3" and row[8] == "<script>alert(1)</script>"
+    assert row[4] == "3" and row[7] == "<script>alert(1)</script>"
+    assert row[0] == "2023-11-20 10:02 UTC\nto 2023-11-20 10:04 UTC"
     assert "0 of 1 campaign items verified dead" in head and "; 3 hunt hits" in head

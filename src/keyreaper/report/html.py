@@ -255,8 +255,8 @@ def hunt(report: Report) -> Markup:
         rows = [
             {
                 **g,
-                "first": _t(g["first"]),
-                "last": _t(g["last"]),
+                "when": [_t(g["first"])]
+                + (["to " + _t(g["last"])] if g["last"] != g["first"] else []),
                 "hunt": f"{g['hunt']}: {g['title']}" if g["title"] else g["hunt"],
             }
             for g in report.hit_groups
@@ -265,8 +265,7 @@ def hunt(report: Report) -> Markup:
             table(
                 rows,
                 [
-                    ("first", "first"),
-                    ("last", "last"),
+                    ("when", "when"),
                     ("kind", "kind"),
                     ("hunt", "hunt"),
                     ("indicator", "indicator"),

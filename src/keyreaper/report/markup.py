@@ -26,6 +26,7 @@ def esc(value: Any) -> Markup:
 
 
 def join(parts: Iterable[Any], sep: str = "") -> Markup:
+    """The parts escaped and joined; sep is escaped too unless it is Markup."""
     return Markup(esc(sep).join(esc(p) for p in parts))
 
 
@@ -69,11 +70,11 @@ def table(
 
 
 def _cell(value: Any) -> Markup:
-    # A long unbroken token (a path, a fingerprint) may break anywhere; short words never,
-    # so narrow columns keep "pending" whole.
-    text = esc(value)
-    long = any(len(word) > 32 for word in text.split())
-    return tag("td", text, class_="long" if long else None)
+    # A list shows one value per line. A long unbroken token (a path, a fingerprint) may
+    # break anywhere; short words never, so narrow columns keep "pending" whole.
+    values = value if isinstance(value, list | tuple) else [value]
+    long = any(len(word) > 32 for v in values for word in str(v if v is not None else "").split())
+    return tag("td", join(values, Markup("<br>")), class_="long" if long else None)
 
 
 def nothing(message: str) -> Markup:
