@@ -13,6 +13,7 @@ import json
 import re
 import sys
 from dataclasses import dataclass
+from hashlib import md5, sha1, sha256
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -136,9 +137,10 @@ def _build(tmp: Path) -> dict[str, Any]:
     code, out, err = cli(ws, "report", "--out", str(report), "--since", SINCE)
     assert code == 0, err
     assert f"wrote {report}" in out
-    forms = [
-        f for s in [*demo.planted_secrets(), *_wiki_secrets(), *secrets] for f in demo.encodings(s)
-    ]
+    planted = [*demo.planted_secrets(), *_wiki_secrets(), *secrets]
+    forms = [f for s in planted for f in demo.encodings(s)]
+    # and the bare hashes a careless tool would write (RELIABILITY.md: never those either)
+    forms += [h(s.encode()).hexdigest() for s in planted for h in (sha256, sha1, md5)]
     return {"ws": str(ws), "report": str(report), "usage": results["usage"].out,
             "canaries": forms, "hunt": hunt}  # fmt: skip
 
