@@ -66,6 +66,8 @@ def test_exposures_match_exposure_list_and_show(incident: Incident) -> None:
         orphans = [i for i in show["items"] if i["orphan"]]
         assert [r[1] for r in body_rows(unmatched)] == [i["hint"] for i in orphans]
     assert "okta-admin-session" in section.text and "JSESSIONID" in section.text
+    har = "read from: examples/incident/har/okta-support-case.har (har, 7 items, ok)"
+    assert any(c == "note" and t == har for c, t in section.classes)
 
 
 def test_usage_matches_the_stored_attestations(incident: Incident) -> None:

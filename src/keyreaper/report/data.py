@@ -102,6 +102,10 @@ def exposures(ws: Workspace) -> list[dict[str, Any]]:
             {"credential_id": cred, "exposed_as": kinds}
             for cred, kinds in sorted(exposure_store.exposed_credentials(ws.db, r["name"]).items())
         ]
+        r["sources"] = [
+            f"{f['path']} ({f['file_type']}, {f['items']} items, {f['status']})"
+            for f in exposure_store.files(ws.db, r["name"])
+        ]
         r["unmatched"] = [
             {
                 "kind": i["kind"],

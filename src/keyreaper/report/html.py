@@ -152,6 +152,8 @@ def exposures(report: Report) -> Markup:
     ]
     for e in report.exposures:
         parts.append(tag("h3", f"{e['name']} (T0 {_t(e['t0']) or 'unknown'})"))
+        if e["sources"]:
+            parts.append(tag("p", "read from: ", join(e["sources"], "; "), class_="note"))
         if e["matched"]:
             parts.append(
                 table(
