@@ -338,6 +338,13 @@ STEPS: list[Step] = [
         ok=(0, 1),
         show=30,
     ),
+    Step(
+        "report",
+        "The incident report: one HTML file to read offline or print",
+        "campaign progress, exposures, usage, hunt hits and coverage gaps, the timeline and "
+        "the confirmed IoCs, as pictures and tables, with no secret in it",
+        ("report", "--out", "{ws}/report.html", "--since", "2023-10-01", "--until", "2023-11-24"),
+    ),
 ]
 
 
@@ -420,6 +427,7 @@ def main() -> None:
     start = time.monotonic()
     run(WORKSPACE, subprocesses="--subprocess" in sys.argv)
     print(f"\nworkspace: {WORKSPACE}  ({time.monotonic() - start:.0f} s)")
+    print(f"report:    {WORKSPACE / 'report.html'}")
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ BUILTIN_COMMANDS = {
     "har": "keyreaper.cli.har",
     "campaign": "keyreaper.cli.campaign",
     "scan": "keyreaper.cli.scan",
+    "report": "keyreaper.cli.report",
 }
 
 
