@@ -280,8 +280,8 @@ def _yaml_rows(text: str, path: str) -> Iterator[RawRow]:
     try:
         loader = yaml.SafeLoader(text)
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow
-        line = text.count("\n", 0, exc.position) + 1
-        raise InputError(Location(path, line), f"invalid YAML: {exc.reason}") from None
+        at = text.count("\n", 0, exc.position) + 1
+        raise InputError(Location(path, at), f"invalid YAML: {exc.reason}") from None
     try:
         node = loader.get_single_node()
         if node is None:
