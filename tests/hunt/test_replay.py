@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from tests.hunt import replay
@@ -104,6 +105,11 @@ def test_replay_recovers_each_step(
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = timeline.svg(rows)
     assert text.lstrip().startswith("<?xml") and "<svg" in text and "hit" in text
+    drawn = tmp_path / "timeline.svg"
+    _run(capsys, ws, "timeline", "--picture", str(drawn), "--actor", replay.SVC)
+    root = ElementTree.fromstring(drawn.read_text())  # noqa: S314 - our own output; well-formed
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert len(root.findall(".//{http://www.w3.org/2000/svg}circle")) >= len(steps)
 
     table = _run(capsys, ws, "ioc", "export", "--table")
     assert "193.142.58[.]126" in table and "idowall[.]com" in table

@@ -128,15 +128,19 @@ def _exposures(
 
 
 def svg(rows: list[dict[str, Any]], title: str = "incident timeline") -> str:
-    """The lane chart as SVG text, for embedding in the self-contained HTML report."""
-    import tempfile
+    """The lane chart as a standalone SVG document: the report's plain-SVG drawing (one
+    element per row, no matplotlib), so the file and the report show the same picture."""
+    from keyreaper.report.charts import lanes
 
-    with tempfile.TemporaryDirectory() as tmp:
-        return picture(rows, Path(tmp) / "timeline.svg", title).read_text()
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + str(lanes(rows, LANES, title)) + "\n"
 
 
 def picture(rows: list[dict[str, Any]], path: Path, title: str = "incident timeline") -> Path:
-    """A lane chart of the timeline (PNG or SVG by the file's suffix) for the HTML report."""
+    """A lane chart of the timeline: SVG (plain, see svg()) or PNG (matplotlib) by suffix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".svg":
+        path.write_text(svg(rows, title), encoding="utf-8")
+        return path
     require("matplotlib", "report")
     import matplotlib
 
@@ -145,15 +149,18 @@ def picture(rows: list[dict[str, Any]], path: Path, title: str = "incident timel
 
     colors = {"exposure": "#d62728", "first_use": "#ff7f0e", "hit": "#1f77b4",
               "sweep": "#9467bd", "action": "#2ca02c"}  # fmt: skip
-    # Height by lanes, not rows: hundreds of hits share five lanes.
+    # Height by lanes, not rows: hundreds of hits share five lanes. One scatter per lane:
+    # a scatter per row cost seconds for a few hundred rows.
     labelled = len(rows) <= 40
     fig, ax = plt.subplots(figsize=(12, 1.5 + (0.9 if labelled else 0.5) * len(LANES)))
-    for n, r in enumerate(rows):
-        t = _dt(r["time"])
-        y = LANES.index(r["lane"])
-        ax.scatter([t], [y], color=colors[r["lane"]], s=40, zorder=3)  # type: ignore[arg-type]
-        if labelled:
-            ax.annotate(r["what"][:60], (t, y), xytext=(4, 6 + (n % 3) * 9),
+    times = [_dt(r["time"]) for r in rows]
+    for y, lane in enumerate(LANES):
+        xs = [t for r, t in zip(rows, times, strict=True) if r["lane"] == lane]
+        if xs:
+            ax.scatter(xs, [y] * len(xs), color=colors[lane], s=40, zorder=3)  # type: ignore[arg-type]
+    if labelled:
+        for n, (r, t) in enumerate(zip(rows, times, strict=True)):
+            ax.annotate(r["what"][:60], (t, LANES.index(r["lane"])), xytext=(4, 6 + (n % 3) * 9),
                         textcoords="offset points", fontsize=7, rotation=12)  # fmt: skip
     ax.set_yticks(range(len(LANES)), [lane.replace("_", " ") for lane in LANES])
     ax.set_ylim(-0.6, len(LANES) - 0.2)
@@ -161,7 +168,6 @@ def picture(rows: list[dict[str, Any]], path: Path, title: str = "incident timel
     ax.set_title(title)
     fig.autofmt_xdate()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format=path.suffix.lstrip(".").lower() or "png", dpi=110)
     plt.close(fig)
     return path
