@@ -91,6 +91,7 @@ def test_no_secret_anywhere(
         ["inventory", "show", "ident-7"],
         ["inventory", "show", "ident-7", "--json"],
         ["plugins"],
+        ["report", "--out", str(workspace.root / "report.html")],  # grepped with the workspace
     ]
     for cmd in commands:
         assert main([*ws, "-v", *cmd]) == 0, cmd
