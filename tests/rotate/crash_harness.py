@@ -45,6 +45,8 @@ from tests.servers.sshd import SshdServer
 CAMPAIGN = "crash"
 NAMED = [f"before:{s}" for s in STEPS if s != "watch"]
 NAMED += [f"after-call:{s}" for s in STEPS if s != "watch"] + ["create:sealed"]
+# Batched steps (PostgreSQL): killed after the shared call answered, before any outcome line.
+NAMED += ["after-batch:preflight", "after-batch:revoke_sessions"]
 
 
 @dataclass
