@@ -189,3 +189,16 @@ def test_new_password_login_with_the_keys_of_the_installed_verifier(
     for prober in (provider, fresh):
         p = prober.probe(cred, "kr_keys", new.secret)
         assert p.liveness is Liveness.DEAD and p.auth_refused
+
+
+def test_admin_connections_are_shared_not_one_per_thread(postgres_server: PostgresServer) -> None:
+    import threading
+
+    _make_roles(postgres_server, ["kr_pool"], "Pool-")
+    provider = PostgresProvider(dsn=Secret(postgres_server.dsn()))
+    cred = next(c for c in provider.inventory() if c.name == "kr_pool")
+    for _ in range(3):  # one after the other, each from a new thread
+        t = threading.Thread(target=provider.revoke_sessions, args=(cred,))
+        t.start()
+        t.join()
+    assert provider._idle.qsize() == 1

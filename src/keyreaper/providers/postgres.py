@@ -8,8 +8,8 @@ import base64
 import functools
 import hashlib
 import hmac
+import queue
 import secrets
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -100,7 +100,7 @@ class PostgresProvider:
         self.connect_timeout = connect_timeout
         self.iterations = scram_iterations
         self.include_superusers = include_superusers
-        self._local = threading.local()
+        self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
         # (role, secret) digest -> SCRAM client and server keys of a verifier we installed;
         # None when libpq cannot log in with keys (before version 18).
         conninfo = require("psycopg.pq", "postgres").Conninfo.get_defaults()
@@ -108,26 +108,35 @@ class PostgresProvider:
             {} if any(o.keyword == b"scram_client_key" for o in conninfo) else None
         )
 
-    def _admin(self) -> Any:
-        """One admin connection per worker thread, reopened if it broke."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed or conn.broken:
-            try:
-                conn = self._psycopg.connect(
-                    self._dsn.reveal(), autocommit=True, connect_timeout=self.connect_timeout
-                )
-            except self._psycopg.OperationalError as exc:
-                raise TargetUnavailable(f"postgres admin connection: {_first_line(exc)}") from None
-            self._local.conn = conn
-        return conn
+    def _connect_admin(self) -> Any:
+        try:
+            return self._psycopg.connect(
+                self._dsn.reveal(), autocommit=True, connect_timeout=self.connect_timeout
+            )
+        except self._psycopg.OperationalError as exc:
+            raise TargetUnavailable(f"postgres admin connection: {_first_line(exc)}") from None
 
     def _exec(self, query: Any, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """One statement on an idle admin connection. Connections are shared, not one per
+        worker thread: the engine makes at most `concurrency` calls at once, so that many
+        are opened, as a bare client with that many threads would."""
         try:
-            cur = self._admin().execute(query, params or None)
-            return list(cur.fetchall()) if cur.description else []
+            conn = self._idle.get_nowait()
+        except queue.Empty:
+            conn = None
+        if conn is None or conn.closed or conn.broken:
+            conn = self._connect_admin()
+        try:
+            cur = conn.execute(query, params or None)
+            rows = list(cur.fetchall()) if cur.description else []
         except (self._psycopg.OperationalError, self._psycopg.InterfaceError) as exc:
-            self._local.conn = None
+            conn.close()  # broken: the next call opens a new one
             raise TargetUnavailable(f"postgres: {_first_line(exc)}") from None
+        except BaseException:
+            self._idle.put(conn)  # e.g. no right to read pg_authid: the connection is fine
+            raise
+        self._idle.put(conn)
+        return rows
 
     def role(self, credential: Credential) -> str:
         return credential.identifiers[0]
