@@ -55,9 +55,7 @@ def write_private(path: Path, data: str, temp_dir: Path | None = None) -> None:
     else:
         temp_dir.mkdir(mode=0o700, exist_ok=True)
         _drop_stale_temps(temp_dir)
-    fd, tmp = tempfile.mkstemp(
-        dir=temp_dir or path.parent, prefix=_temp_prefix(path, os.getpid())
-    )
+    fd, tmp = tempfile.mkstemp(dir=temp_dir or path.parent, prefix=_temp_prefix(path, os.getpid()))
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
