@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -35,6 +37,26 @@ def _reset(dsn: str, old: dict[str, str], verifiers: dict[str, str]) -> None:
                     sql.Identifier(role), sql.Literal(verifiers[cid])
                 )
             )
+
+
+def _server_cpu(server_pid: int) -> float:
+    """CPU seconds of the server: the postmaster and every backend it has reaped."""
+    fields = Path(f"/proc/{server_pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _client_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _measured(runner: Runner, server_pid: int) -> tuple[float, float, float, float]:
+    """Wall seconds, peak RSS, and the CPU seconds of the client and of the server."""
+    time.sleep(1.0)  # the server session of _reset ends, so its CPU is not counted here
+    c0, s0 = _client_cpu(), _server_cpu(server_pid)
+    wall, rss, _ = _run_once(runner)
+    time.sleep(1.0)  # the client's server sessions end just after it exits
+    return wall, rss, _client_cpu() - c0, _server_cpu(server_pid) - s0
 
 
 def _workspace(
@@ -98,34 +120,43 @@ def main() -> None:
         )
         (REPO / "bench" / "out").mkdir(parents=True, exist_ok=True)
         timings = {name: Timing(name, [], []) for name in ("keyreaper campaign run", bare.name)}
+        cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in timings}
+        pid = int((server.datadir / "postmaster.pid").read_text().split()[0])
+        load = [os.getloadavg()[0]]
         for _ in range(rounds):
             _reset(dsn, old, verifiers)
             argv = _workspace(base, old, "KR_BENCH_PG", concurrency, probes, secrets_file)
-            wall, rss, _ = _run_once(Runner("keyreaper campaign run", argv, env=env))
-            timings["keyreaper campaign run"].seconds.append(wall)
-            timings["keyreaper campaign run"].peak_rss_mb.append(rss)
-            _reset(dsn, old, verifiers)
-            wall, rss, _ = _run_once(bare)
-            timings[bare.name].seconds.append(wall)
-            timings[bare.name].peak_rss_mb.append(rss)
-        ratio = timings["keyreaper campaign run"].median / timings[bare.name].median
+            for runner in (Runner("keyreaper campaign run", argv, env=env), bare):
+                if runner is bare:
+                    _reset(dsn, old, verifiers)
+                wall, rss, client, srv = _measured(runner, pid)
+                timings[runner.name].seconds.append(wall)
+                timings[runner.name].peak_rss_mb.append(rss)
+                cpu[runner.name].append((client, srv))
+                load.append(os.getloadavg()[0])
+        kr, ref = timings["keyreaper campaign run"], timings[bare.name]
+        ratio = kr.median / ref.median
         pairs = ", ".join(
-            f"{k:.1f} / {b:.1f} = {k / b:.2f}"
-            for k, b in zip(
-                timings["keyreaper campaign run"].seconds, timings[bare.name].seconds, strict=True
-            )
+            f"{k:.1f} / {b:.1f} = {k / b:.2f}" for k, b in zip(kr.seconds, ref.seconds, strict=True)
         )
+
+        def per_role(name: str) -> str:
+            client = statistics.median(c for c, _ in cpu[name]) / n * 1000
+            srv = statistics.median(s for _, s in cpu[name]) / n * 1000
+            return f"client {client:.1f} ms + server {srv:.1f} ms"
+
+        total = {name: statistics.median(c + s for c, s in cpu[name]) for name in cpu}
         report(
             f"rotate + verify {n} PostgreSQL roles, concurrency {concurrency}, {probes} refused probe(s) each",
             list(timings.values()), reference=bare.name,
-            command=f"KR_BENCH_ROLES={n} KR_BENCH_CONCURRENCY={concurrency} KR_BENCH_PROBES={probes} python bench/run.py rotate",
-            notes=(f"keyreaper / bare wall-time ratio: {ratio:.2f} (target ≤ 1.3). Pairs in run order "
-                   f"(keyreaper / bare, s): {pairs}. Both make at most {concurrency} calls to the server at "
-                   f"once (keyreaper: {concurrency} call slots, 4 workers per slot so journal writes overlap "
-                   "calls). keyreaper also checks at preflight that the old secret matches the role's stored "
-                   "SCRAM verifier (one PBKDF2, no login), journals every step durably (SQLite, "
-                   "synchronous=FULL, group commit), ends the role's sessions and writes each new secret to a "
-                   "0600 file sink."),
+            command=f"KR_BENCH_ROLES={n} KR_BENCH_CONCURRENCY={concurrency} KR_BENCH_PROBES={probes} KR_BENCH_ROUNDS={rounds} flock /work/bench.lock python bench/run.py rotate",
+            notes=(f"keyreaper / bare wall-time ratio of the medians: {ratio:.2f} (target ≤ 1.3). Pairs in run "
+                   f"order (keyreaper / bare, s): {pairs}. CPU per role (medians): keyreaper "
+                   f"{per_role(kr.name)}, bare {per_role(ref.name)}; total CPU ratio "
+                   f"{total[kr.name] / total[ref.name]:.2f}. Load average (1 min) before and after each "
+                   f"run: {', '.join(f'{x:.1f}' for x in load)}. Both make at most {concurrency} calls to "
+                   f"the server at once (keyreaper: {concurrency} call slots, 4 workers per slot so journal "
+                   "writes overlap calls)."),
         )  # fmt: skip
     finally:
         server.stop()

@@ -170,7 +170,8 @@ class TwoPhaseProvider(Protocol):
     Further optional attributes of any provider: `replaces_in_place = True` when installing
     the new secret removes the old one (a role's single password), so revoke_old has nothing
     to do; `precheck(credential, identifier, secret) -> Probe | None`, a cheaper preflight
-    than a login (None: log in). Death is always verified with `probe`."""
+    than a login (None: log in); batch forms `precheck_many` and `revoke_sessions_many` (see
+    docs/providers.md). Death is always verified with `probe`."""
 
     def generate(self, credential: Credential, tag: str) -> NewSecret: ...
 

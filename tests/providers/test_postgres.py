@@ -127,3 +127,78 @@ def test_precheck_agrees_with_a_real_login(postgres_server: PostgresServer) -> N
     pre = provider.precheck(cred, "kr_pre", Secret("Pre-kr_pre"))
     assert pre is not None and pre.liveness is Liveness.DEAD
     assert provider.probe(cred, "kr_pre", Secret("Pre-kr_pre")).liveness is Liveness.DEAD
+
+
+def test_batch_forms_answer_each_role_as_the_single_forms_do(
+    postgres_server: PostgresServer,
+) -> None:
+    names = ["kr_bat_a", "kr_bat_b", "kr_bat_c"]
+    _make_roles(postgres_server, names, "Bat-")
+    provider = PostgresProvider(dsn=Secret(postgres_server.dsn()))
+    creds = {c.name: c for c in provider.inventory() if c.name in names}
+    ghost = creds["kr_bat_c"].__class__(
+        id="postgres:db_role:kr_bat_ghost", provider="postgres", kind="db_role",
+        identifiers=("kr_bat_ghost",),
+    )  # fmt: skip
+    asked = [
+        (creds["kr_bat_a"], "kr_bat_a", Secret("Bat-kr_bat_a")),  # right
+        (creds["kr_bat_b"], "kr_bat_b", Secret("wrong")),  # wrong
+        (ghost, "kr_bat_ghost", Secret("anything")),  # no such role
+        (creds["kr_bat_c"], "kr_bat_c", Secret("Bat-kr_bat_c")),  # right
+    ]
+    answers = [f() for f in provider.precheck_many(asked)]
+    for (cred, ident, secret), pre in zip(asked, answers, strict=True):
+        real = provider.probe(cred, ident, secret)
+        assert pre is not None and (pre.liveness, pre.auth_refused) == (
+            real.liveness,
+            real.auth_refused,
+        )
+    assert [a.liveness for a in answers if a] == [
+        Liveness.LIVE, Liveness.DEAD, Liveness.DEAD, Liveness.LIVE,
+    ]  # fmt: skip
+    held = [_login(postgres_server, "kr_bat_a", "Bat-kr_bat_a") for _ in range(2)]
+    held.append(_login(postgres_server, "kr_bat_b", "Bat-kr_bat_b"))
+    wanted = [creds["kr_bat_a"], creds["kr_bat_b"], creds["kr_bat_c"], creds["kr_bat_a"]]
+    assert provider.revoke_sessions_many(wanted) == [2, 1, 0, 2]
+    for conn in held:
+        with pytest.raises(psycopg.OperationalError):
+            conn.execute("SELECT 1")
+    assert provider.revoke_sessions_many(wanted) == [0, 0, 0, 0]  # safe to repeat
+
+
+def test_new_password_login_with_the_keys_of_the_installed_verifier(
+    postgres_server: PostgresServer,
+) -> None:
+    _make_roles(postgres_server, ["kr_keys"], "Keys-")
+    provider = PostgresProvider(dsn=Secret(postgres_server.dsn()))
+    cred = next(c for c in provider.inventory() if c.name == "kr_keys")
+    new = provider.generate(cred, "t")
+    provider.install(cred, new)
+    p = provider.probe(cred, "kr_keys", new.secret)
+    assert p.liveness is Liveness.LIVE and "SCRAM keys" in p.evidence
+    # A process that did not install it logs in with the password: the same answer.
+    fresh = PostgresProvider(dsn=Secret(postgres_server.dsn()))
+    p = fresh.probe(cred, "kr_keys", new.secret)
+    assert p.liveness is Liveness.LIVE and "SCRAM keys" not in p.evidence
+    # The old password never goes through keys: a real refusal by the server.
+    old = provider.probe(cred, "kr_keys", Secret("Keys-kr_keys"))
+    assert old.liveness is Liveness.DEAD and old.auth_refused
+    # Someone else replaced the verifier: the keys of ours are refused, as the password is.
+    with psycopg.connect(postgres_server.dsn(), autocommit=True) as conn:
+        conn.execute(f"ALTER ROLE kr_keys PASSWORD '{scram_verifier('someone-else')}'")
+    for prober in (provider, fresh):
+        p = prober.probe(cred, "kr_keys", new.secret)
+        assert p.liveness is Liveness.DEAD and p.auth_refused
+
+
+def test_admin_connections_are_shared_not_one_per_thread(postgres_server: PostgresServer) -> None:
+    import threading
+
+    _make_roles(postgres_server, ["kr_pool"], "Pool-")
+    provider = PostgresProvider(dsn=Secret(postgres_server.dsn()))
+    cred = next(c for c in provider.inventory() if c.name == "kr_pool")
+    for _ in range(3):  # one after the other, each from a new thread
+        t = threading.Thread(target=provider.revoke_sessions, args=(cred,))
+        t.start()
+        t.join()
+    assert provider._idle.qsize() == 1

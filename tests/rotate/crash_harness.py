@@ -34,6 +34,7 @@ from keyreaper.inventory import repo
 from keyreaper.providers.redis import password_hash
 from keyreaper.providers.ssh import fingerprint, line_fingerprint, parse_line
 from keyreaper.rotate import runner, targets
+from keyreaper.rotate import status as campaign_status
 from keyreaper.rotate.journal import CrashPoints
 from keyreaper.rotate.plan import plan
 from keyreaper.workspace import Workspace
@@ -45,6 +46,8 @@ from tests.servers.sshd import SshdServer
 CAMPAIGN = "crash"
 NAMED = [f"before:{s}" for s in STEPS if s != "watch"]
 NAMED += [f"after-call:{s}" for s in STEPS if s != "watch"] + ["create:sealed"]
+# Batched steps (PostgreSQL): killed after the shared call answered, before any outcome line.
+NAMED += ["after-batch:preflight", "after-batch:revoke_sessions"]
 
 
 @dataclass
@@ -290,4 +293,4 @@ def ssh_logins(fleet: Fleet, tmp: Path, ssh: SshdServer, limit: int) -> list[str
 
 
 def summary(ws: Workspace) -> dict[str, Any]:
-    return dict(rotate.status.status(rotate.journal(ws, CAMPAIGN))["counts"])
+    return dict(campaign_status.status(rotate.journal(ws, CAMPAIGN))["counts"])

@@ -24,7 +24,7 @@ from keyreaper.rotate.sources import EnvSource, FileSource
 from keyreaper.rotate.targets import Settings, Target, Targets, load
 from keyreaper.sinks.command import CommandSink
 from keyreaper.sinks.dotenv import DotenvSink
-from keyreaper.sinks.file import FileSink
+from keyreaper.sinks.file import TEMP_DIR, FileSink
 from keyreaper.workspace import Workspace
 
 CRED = Credential(
@@ -41,13 +41,16 @@ def test_file_sink_is_private_and_atomic(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     sink.deliver(CRED, NEW)  # repeatable
-    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left
+    temps = path.parent / TEMP_DIR
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, TEMP_DIR])
+    assert list(temps.iterdir()) == []  # no temp file left
+    assert stat.S_IMODE(temps.stat().st_mode) == 0o700
     # A writer SIGKILLed before its rename left a temporary copy: the next write removes it.
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = path.parent / f".{path.name}.{dead.pid}.keyreaper-x1y2"
+    stale = temps / f".{path.name}.{dead.pid}.keyreaper-x1y2"
     stale.write_text("secret-of-a-killed-writer\n")
-    alive = path.parent / f".{path.name}.{os.getppid()}.keyreaper-x1y2"  # a live writer's
+    alive = temps / f".{path.name}.{os.getppid()}.keyreaper-x1y2"  # a live writer's
     alive.write_text("being written\n")
     sink.deliver(CRED, NEW)
     assert not stale.exists() and alive.exists()

@@ -3,14 +3,16 @@ target calls within the provider's concurrency and pacing. The Engine builds on 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from keyreaper.domain import Credential, Secret
 from keyreaper.inventory import repo
 from keyreaper.plugins import Probe
 from keyreaper.providers.blockers import TargetUnavailable
-from keyreaper.rotate.journal import Journal
+from keyreaper.rotate.batch import Batcher
+from keyreaper.rotate.journal import CrashPoints, Journal
 from keyreaper.rotate.targets import Target, Targets
 from keyreaper.store import Row
 
@@ -32,6 +34,9 @@ class Context:
         self.settings = targets.settings
         self._creds: dict[str, Credential] = {}
         self._old: dict[str, Secret | None] = {}
+        self.crash = CrashPoints("")  # none; the Engine sets the run's
+        self._batchers: dict[tuple[str, str], Batcher] = {}
+        self._batch_lock = threading.Lock()
 
     @property
     def campaign(self) -> str:
@@ -79,6 +84,25 @@ class Context:
             raise
         except (TimeoutError, ConnectionError) as exc:
             raise TargetUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    def batched(self, target: Target, step: str, fn: Callable[[list[Any]], Any], arg: Any) -> Any:
+        """`fn`'s answer for `arg`, from one call shared by the items at `step` now (see
+        batch.py). The caller's intent line is durable before this; its outcome line is
+        written after, by the caller."""
+        key = (target.name, step)
+        with self._batch_lock:
+            batcher = self._batchers.get(key)
+            if batcher is None:
+
+                def call(args: Sequence[Any]) -> Any:
+                    out = self.call(target, fn, list(args))
+                    self.crash.hit(f"after-batch:{step}")  # answered, nothing journaled yet
+                    return out
+
+                # As many items as may be in flight for this target (see runner.py).
+                batcher = Batcher(call, max_batch=4 * max(1, target.concurrency))
+                self._batchers[key] = batcher
+        return batcher.submit(arg)
 
     def probe(self, target: Target, cred: Credential, identifier: str, secret: Secret) -> Probe:
         return self.call(target, target.provider.probe, cred, identifier, secret)

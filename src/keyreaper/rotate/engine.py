@@ -165,8 +165,13 @@ class Engine(Context):
         self.begin(item, "preflight", old_fingerprint=str(self.fp.fingerprint(old)))
         # A provider may answer "does the current secret work" without a login (PostgreSQL
         # compares with the role's stored verifier); verify_dead always logs in for real.
+        # Its batch form answers for every item at this step at once.
+        many = getattr(target.provider, "precheck_many", None)
         precheck = getattr(target.provider, "precheck", None)
-        p = self.call(target, precheck, cred, cred.identifiers[0], old) if precheck else None
+        if many is not None:
+            p = self.batched(target, "preflight", many, (cred, cred.identifiers[0], old))
+        else:
+            p = self.call(target, precheck, cred, cred.identifiers[0], old) if precheck else None
         if p is None:
             p = self.probe(target, cred, cred.identifiers[0], old)
         if p.liveness is Liveness.UNKNOWN or (p.liveness is Liveness.DEAD and not p.auth_refused):
@@ -335,7 +340,11 @@ class Engine(Context):
         target = self.target(item)
         cred = self.credential(item["credential_id"])
         self.begin(item, "revoke_sessions")
-        n = self.call(target, target.provider.revoke_sessions, cred)
+        many = getattr(target.provider, "revoke_sessions_many", None)
+        if many is not None:
+            n = self.batched(target, "revoke_sessions", many, cred)
+        else:
+            n = self.call(target, target.provider.revoke_sessions, cred)
         self.finish(
             item, "revoke_sessions", "verify_dead", outcome=f"{n} ended", sessions_revoked=n
         )

@@ -38,7 +38,8 @@ def iso(t: datetime | None = None) -> str:
 
 class CrashPoints:
     """Test hook: KEYREAPER_CRASH_AT=name[#n] SIGKILLs this process the n-th time `name`
-    is reached. Names: before:<step>, after-call:<step>, create:sealed."""
+    is reached. Names: before:<step>, after-call:<step>, after-batch:<step> (a batched call
+    answered, no outcome line written yet), create:sealed."""
 
     def __init__(self, spec: str | None = None) -> None:
         spec = os.environ.get(CRASH_ENV, "") if spec is None else spec
