@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from keyreaper.domain.model import Indicator
-from keyreaper.events.store import time_window
 from keyreaper.hunt import ipsql, tokens
+from keyreaper.hunt.scope import time_window
 from keyreaper.hunt.store import Hit
 
 _IDENTITY = ("src_ip", "user_agent", "credential_id", "actor_id", "actor_name", "target_id")
@@ -76,8 +75,16 @@ def _v4_range(cidr: str) -> tuple[int, int] | None:
     return first, first | ((1 << (32 - n)) - 1)
 
 
-def _register(con: duckdb.DuckDBPyConnection, name: str, cols: dict[str, list[Any]]) -> None:
-    con.register(name, pa.table(cols))
+def _register(
+    con: duckdb.DuckDBPyConnection, name: str, cols: dict[str, tuple[str, list[Any]]]
+) -> None:
+    """A temporary table from Python lists, column -> (SQL type, values): each list is one
+    parameter, unnested side by side (no pyarrow, which costs a third of a second to import)."""
+    select = ", ".join(f"unnest(?::{typ}[]) AS {col}" for col, (typ, _) in cols.items())
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {select}",
+        [values for _, values in cols.values()],
+    )
 
 
 # One scan of the token dictionaries per kind of key, each skipped when there is no key of
@@ -103,20 +110,26 @@ def matched_tokens(
     if not index_files:
         return []
     tables = {
-        "k_exact": {"tok": [t for t, _ in keys.exact], "ind": [i for _, i in keys.exact]},
-        "k_domain": {"tok": [t for t, _ in keys.domains], "ind": [i for _, i in keys.domains]},
+        "k_exact": {
+            "tok": ("VARCHAR", [t for t, _ in keys.exact]),
+            "ind": ("INTEGER", [i for _, i in keys.exact]),
+        },
+        "k_domain": {
+            "tok": ("VARCHAR", [t for t, _ in keys.domains]),
+            "ind": ("INTEGER", [i for _, i in keys.domains]),
+        },
         "k_cidr4": {
-            "lo": pa.array([a for a, _, _ in keys.cidr4], pa.uint64()),
-            "hi": pa.array([b for _, b, _ in keys.cidr4], pa.uint64()),
-            "ind": [i for _, _, i in keys.cidr4],
+            "lo": ("UBIGINT", [a for a, _, _ in keys.cidr4]),
+            "hi": ("UBIGINT", [b for _, b, _ in keys.cidr4]),
+            "ind": ("INTEGER", [i for _, _, i in keys.cidr4]),
         },
         "k_cidr6": {
-            "lo": [a for a, _, _ in keys.cidr6],
-            "hi": [b for _, b, _ in keys.cidr6],
-            "ind": [i for _, _, i in keys.cidr6],
+            "lo": ("VARCHAR", [a for a, _, _ in keys.cidr6]),
+            "hi": ("VARCHAR", [b for _, b, _ in keys.cidr6]),
+            "ind": ("INTEGER", [i for _, _, i in keys.cidr6]),
         },
     }
-    wanted = [name for name, cols in tables.items() if cols["ind"]]
+    wanted = [name for name, cols in tables.items() if cols["ind"][1]]
     if not wanted:
         return []
     for name in wanted:
@@ -236,7 +249,7 @@ def _to_hits(
     # lookup per row in Python
     cols = ", ".join(c if c != "time" else "epoch_us(time) AS time" for c in _EVENT_COLS)
     for fname, rns in by_file.items():
-        _register(con, "want", {"rn": pa.array(sorted(rns), pa.int64())})
+        _register(con, "want", {"rn": ("BIGINT", sorted(rns))})
         where, params = time_window(since, until)
         src = f"read_parquet({tokens._sql_str(fname)}, file_row_number = true)"
         cur = con.execute(
@@ -260,7 +273,7 @@ def _to_hits(
                     pending.append((ev, ind))
         if not pending:
             continue
-        small = _raw_bytes(fname) <= RAW_EVIDENCE_BYTES
+        small = _raw_bytes(con, fname) <= RAW_EVIDENCE_BYTES
         if small or any(ind.type == "url" for _, ind in pending):
             wanted = ", ".join(sorted({str(ev["rn"]) for ev, _ in pending}))
             raws = dict(
@@ -282,15 +295,13 @@ def _to_hits(
     return sorted(hits, key=lambda h: (h.time, h.origin, h.indicator))
 
 
-def _raw_bytes(fname: str) -> int:
+def _raw_bytes(con: duckdb.DuckDBPyConnection, fname: str) -> int:
     """Uncompressed size of the raw column: what reading it costs."""
-    import pyarrow.parquet as pq
-
-    md = pq.ParquetFile(fname).metadata
-    col = md.schema.names.index("raw")
-    return sum(
-        md.row_group(g).column(col).total_uncompressed_size for g in range(md.num_row_groups)
-    )
+    row = con.execute(
+        "SELECT sum(total_uncompressed_size) FROM parquet_metadata(?) WHERE path_in_schema = 'raw'",
+        [fname],
+    ).fetchone()
+    return int(row[0] or 0) if row else 0
 
 
 @functools.lru_cache(maxsize=4096)
