@@ -85,7 +85,7 @@ def install() -> None:
         from typer import _coercion, core
     except ImportError:
         return
-    original = getattr(core, "build_runtime_param", None)
+    original: Any = getattr(core, "build_runtime_param", None)
     base = getattr(_coercion, "RuntimeParam", None)
     if original is None or base is None or getattr(original, "_keyreaper", False):
         return
@@ -109,9 +109,11 @@ def install() -> None:
                     return [self._convert(v, param, ctx) for v in items]
                 return self._convert(value, param, ctx)
             except _Unusual:
-                if self._typer is None:
-                    object.__setattr__(self, "_typer", original(self._descriptor))
-                return self._typer._coerce_value(value, param, ctx)
+                own: Any = self._typer
+                if own is None:
+                    own = original(self._descriptor)
+                    object.__setattr__(self, "_typer", own)
+                return own._coerce_value(value, param, ctx)
 
     def build(descriptor: Any) -> Any:
         if getattr(descriptor, "file_annotation", None) is None:
@@ -124,4 +126,4 @@ def install() -> None:
         return original(descriptor)
 
     build._keyreaper = True  # type: ignore[attr-defined]
-    core.build_runtime_param = build
+    setattr(core, "build_runtime_param", build)  # noqa: B010 (not an exported name)

@@ -9,8 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import duckdb
-
 from keyreaper.errors import KeyreaperError
 from keyreaper.hunt import store
 from keyreaper.hunt.results import Note, RuleResult
@@ -19,6 +17,8 @@ from keyreaper.hunt.store import Hit
 from keyreaper.inventory import repo
 
 if TYPE_CHECKING:
+    import duckdb
+
     from keyreaper.workspace import Workspace
 
 
@@ -33,6 +33,8 @@ def connect(ws: Workspace) -> duckdb.DuckDBPyConnection:
 
 
 def _bare() -> duckdb.DuckDBPyConnection:
+    import duckdb
+
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
@@ -73,9 +75,9 @@ def hunt(
     use_iocs: bool = True,
     use_packs: bool = True,
 ) -> Outcome:
-    # Indicators read the files and their token indexes by name: no `events` view needed
-    # (building it reads every file's footer).
-    con = connect(ws) if use_packs or sigma else _bare()
+    # Indicators read the token indexes (DuckDB only to build a missing one): no `events`
+    # view needed (building it reads every file's footer), often no DuckDB at all.
+    con = connect(ws) if use_packs or sigma else None
     result = Outcome()
     ids = repo.identifier_map(ws.db)
     try:
@@ -88,11 +90,11 @@ def hunt(
                     con, event_files(ws.events_dir), ws.root / "hunt_index", indicators, since, until,
                     ids,
                 )  # fmt: skip
-        if use_packs:
+        if use_packs and con is not None:
             from keyreaper.hunt import packs
 
             result.results += packs.run(con, packs.select(pack_names), since, until)
-        if sigma:
+        if sigma and con is not None:
             from keyreaper.hunt import sigma_run
 
             problems: list[str] = []
@@ -100,7 +102,8 @@ def hunt(
             result.errors += [("sigma", p) for p in problems]
             result.results += sigma_run.run_collection(con, collection, since, until)
     finally:
-        con.close()
+        if con is not None:
+            con.close()
     for r in result.results:
         result.hits += r.hits
         result.notes += r.notes

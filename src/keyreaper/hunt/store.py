@@ -93,22 +93,16 @@ def _parse_dt(value: str | None) -> datetime | None:
 
 
 def load_indicators(db: Database, confirmed_only: bool = False) -> list[Indicator]:
-    sql = "SELECT * FROM indicators"
+    sql = "SELECT type, value, source, description, valid_from, valid_until FROM indicators"
     if confirmed_only:
         sql += (
             " WHERE EXISTS (SELECT 1 FROM hunt_hits h WHERE h.kind = 'ioc'"
             " AND h.indicator_type = indicators.type AND h.indicator = indicators.value)"
         )
+    rows = db.values(sql + " ORDER BY type, value")
     return [
-        Indicator(
-            r["type"],
-            r["value"],
-            r["source"],
-            r["description"],
-            _parse_dt(r["valid_from"]),
-            _parse_dt(r["valid_until"]),
-        )
-        for r in db.query(sql + " ORDER BY type, value")
+        Indicator(kind, value, source, description, _parse_dt(start), _parse_dt(end))
+        for kind, value, source, description, start, end in rows
     ]
 
 
