@@ -58,12 +58,18 @@ def leaf_converter(annotation: Any, info: Any) -> Callable[..., Any] | None:
     """A converter (value, param, ctx) for one plain annotation, None when typer must do it."""
     if getattr(info, "parser", None) is not None:
         return None
-    if annotation in (int, float) and any(
-        getattr(info, k, None) is not None for k in ("min", "max")
-    ):
-        return None
     if annotation in _LEAVES:
         leaf = _LEAVES[annotation]
+        low, high = getattr(info, "min", None), getattr(info, "max", None)
+        if annotation in (int, float) and (low is not None or high is not None):
+
+            def ranged(value: Any, param: Any, ctx: Any) -> Any:
+                number = leaf(value)
+                if (low is not None and number < low) or (high is not None and number > high):
+                    raise _Unusual  # out of range: typer's message (or its clamping)
+                return number
+
+            return ranged
         return lambda value, param, ctx: leaf(value)
     if annotation is Path and getattr(info, "path_type", None) is None:
         from typer._param_types import coerce_cli_path

@@ -60,13 +60,14 @@ COLUMN_TOKENS = (
     "lower(target_name)",
     "'as' || CAST(src_asn AS VARCHAR)",
 )
-VERSION = "5"
+VERSION = "6"
 # The event columns a hit reports, stored per row (time as epoch microseconds).
 HIT_COLUMNS = ("time", "source", "event_type", "outcome", "actor_id", "actor_name",
                "credential_id", "src_ip", "src_asn", "user_agent", "target_id", "target_name",
                "origin")  # fmt: skip
 _COLUMN_TYPES = {"src_asn": "BIGINT"}
-BLOCK = 16  # rows per compressed block: a hit decompresses ~2 KB
+BLOCK = 16  # rows (tokens) per compressed block: a hit decompresses ~1 KB
+FETCH_ROWS = 1 << 16  # rows fetched from DuckDB at a time while building
 _MAGIC = b"KRI" + VERSION.encode()
 _IP4 = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})")
 _INDEX_NAME = re.compile(r"[0-9a-f]{24}(\.rows)?\.(parquet|u32|kri)")
@@ -242,7 +243,7 @@ def _write_rows(
     def blocks() -> Iterator[bytes]:
         nonlocal count
         rest: list[Any] = []  # a block never straddles two fetches
-        while batch := cur.fetchmany(BLOCK * 4096):
+        while batch := cur.fetchmany(FETCH_ROWS):
             count += len(batch)
             rest += batch
             whole = len(rest) - len(rest) % BLOCK
@@ -303,7 +304,8 @@ class TokenIndex:
 
     def _line(self, name: str, i: int) -> bytes:
         """Item i of a section of zlib blocks (the last block read is kept)."""
-        block = i // BLOCK
+        size = int(self.meta["block"])
+        block = i // size
         if self._block[:2] != (name, block):
             start = self.meta["sections"][name][0]
             off = f"{name}_off"
@@ -313,7 +315,7 @@ class TokenIndex:
                 block,
                 zlib.decompress(self._mm[start + a : start + b]).split(b"\n"),
             )
-        return self._block[2][i % BLOCK]
+        return self._block[2][i % size]
 
     def token(self, tid: int) -> str:
         text: str = json.loads(self._line("tok", tid))
