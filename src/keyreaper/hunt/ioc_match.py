@@ -61,6 +61,7 @@ def keys_for(indicators: Sequence[Indicator]) -> MatchKeys:
     return k
 
 
+@functools.lru_cache(maxsize=16384)
 def _v4_range(cidr: str) -> tuple[int, int] | None:
     """First and last address of an IPv4 CIDR as integers (ipaddress is slow for 10k)."""
     m = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)\.(\d+)/(\d+)", cidr)
@@ -268,14 +269,16 @@ def _needle(ind: Indicator) -> str:
 def _column_field(ev: dict[str, Any], ind: Indicator) -> str | None:
     """The normalized column that explains the match, if one does (no need to read raw)."""
     if ind.type == "cidr":
-        net = _network(ind.value)
-        for col in ("src_ip",):
-            try:
-                if ev.get(col) and ipaddress.ip_address(str(ev[col])) in net:
-                    return col
-            except ValueError:
-                pass
-        return None
+        ip = ev.get("src_ip")
+        if not ip:
+            return None
+        v4, bounds = tokens.ip4_value(str(ip)), _v4_range(ind.value)
+        if v4 is not None and bounds is not None:  # the common case, without ipaddress
+            return "src_ip" if bounds[0] <= v4 <= bounds[1] else None
+        try:
+            return "src_ip" if ipaddress.ip_address(str(ip)) in _network(ind.value) else None
+        except ValueError:
+            return None
     if ind.type == "domain":
         v = ind.value.lower()
         for col in ("target_name", "actor_name", "actor_id", "target_id"):
@@ -301,14 +304,16 @@ def _raw_field(ev: dict[str, Any], ind: Indicator) -> str:
 
 def _hit(ev: dict[str, Any], ind: Indicator, field: str, id_map: dict[str, list[str]]) -> Hit:
     actor = ev.get("actor_name") or ev.get("actor_id") or ""
-    inv = next(
-        (
-            id_map[k][0]
-            for k in (ev.get("credential_id"), ev.get("actor_id"), actor)
-            if k and k in id_map
-        ),
-        "",
-    )
+    inv = ""
+    if id_map:  # an empty inventory is common: no lookups then
+        inv = next(
+            (
+                id_map[k][0]
+                for k in (ev.get("credential_id"), ev.get("actor_id"), actor)
+                if k and k in id_map
+            ),
+            "",
+        )
     return Hit(
         kind="ioc", hunt=f"ioc:{ind.type}", title=ind.description or f"{ind.type} indicator",
         time=ev["time"], origin=ev["origin"], indicator_type=ind.type,

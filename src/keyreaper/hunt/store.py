@@ -201,12 +201,16 @@ _HIT_COLS = [
 ]
 
 
+# One encoder for every hit's detail: json.dumps(default=...) builds a new one per call.
+_DETAIL = json.JSONEncoder(default=str)
+
+
 def save_hits(db: Database, hits: Sequence[Hit]) -> int:
     now = datetime.now(UTC).isoformat()
     rows = []
     for h in hits:
         r = h.row()
-        r["id"], r["found_at"], r["detail"] = h.id, now, json.dumps(h.detail, default=str)
+        r["id"], r["found_at"], r["detail"] = h.id, now, _DETAIL.encode(h.detail)
         rows.append(tuple(r[c] for c in _HIT_COLS))
     if rows:
         marks = ", ".join("?" for _ in _HIT_COLS)
