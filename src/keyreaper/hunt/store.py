@@ -12,8 +12,6 @@ from typing import Any
 
 from keyreaper.domain.model import Indicator
 from keyreaper.errors import InputError, Location
-from keyreaper.hunt.indicators import parse_csv, parse_text
-from keyreaper.hunt.ioc_formats import parse_misp, parse_stix
 from keyreaper.store.db import Database, Row
 
 FORMATS = ("auto", "stix", "misp", "csv", "text")
@@ -36,6 +34,10 @@ def read_file(path: Path, fmt: str = "auto") -> tuple[list[Indicator], list[str]
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(Location(str(path)), f"cannot read: {exc.strerror}") from exc
+    # the parsers (and their compiled patterns) load only for an import, not for every hunt
+    from keyreaper.hunt.indicators import parse_csv, parse_text
+    from keyreaper.hunt.ioc_formats import parse_misp, parse_stix
+
     text = data.decode("utf-8", errors="replace")
     fmt = detect_format(path, text[:4096]) if fmt == "auto" else fmt
     source = path.name
@@ -207,11 +209,14 @@ _DETAIL = json.JSONEncoder(default=str)
 
 def save_hits(db: Database, hits: Sequence[Hit]) -> int:
     now = datetime.now(UTC).isoformat()
-    rows = []
-    for h in hits:
-        r = h.row()
-        r["id"], r["found_at"], r["detail"] = h.id, now, _DETAIL.encode(h.detail)
-        rows.append(tuple(r[c] for c in _HIT_COLS))
+    # tuples in _HIT_COLS order, built directly (a dict per hit costs as much as the insert)
+    rows = [
+        (h.id, h.kind, h.hunt, h.title, h.indicator_type, h.indicator, h.matched_field,
+         h.time.astimezone(UTC).isoformat(), h.source, h.event_type, h.outcome, h.actor,
+         h.credential, h.inventory_id, h.src_ip, h.target, h.origin, _DETAIL.encode(h.detail),
+         now)
+        for h in hits
+    ]  # fmt: skip
     if rows:
         marks = ", ".join("?" for _ in _HIT_COLS)
         updates = ", ".join(f"{c} = excluded.{c}" for c in _HIT_COLS if c != "id")

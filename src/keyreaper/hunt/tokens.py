@@ -60,7 +60,7 @@ COLUMN_TOKENS = (
     "lower(target_name)",
     "'as' || CAST(src_asn AS VARCHAR)",
 )
-VERSION = "6"
+VERSION = "7"
 # The event columns a hit reports, stored per row (time as epoch microseconds).
 HIT_COLUMNS = ("time", "source", "event_type", "outcome", "actor_id", "actor_name",
                "credential_id", "src_ip", "src_asn", "user_agent", "target_id", "target_name",
@@ -68,6 +68,9 @@ HIT_COLUMNS = ("time", "source", "event_type", "outcome", "actor_id", "actor_nam
 _COLUMN_TYPES = {"src_asn": "BIGINT"}
 BLOCK = 16  # rows (tokens) per compressed block: a hit decompresses ~1 KB
 FETCH_ROWS = 1 << 16  # rows fetched from DuckDB at a time while building
+# Raw deflate with fixed Huffman codes: a 3 KB block inflates in half the time (no code
+# tables to build per block; what a hit costs), for a fifth more bytes.
+_WBITS = -15
 _MAGIC = b"KRI" + VERSION.encode()
 _IP4 = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})")
 _INDEX_NAME = re.compile(r"[0-9a-f]{24}(\.rows)?\.(parquet|u32|kri)")
@@ -219,7 +222,8 @@ def _blocks(items: Sequence[Any], offsets: array[int]) -> Iterator[bytes]:
     """zlib blocks of BLOCK items, a JSON line each; `offsets` gets each block's end."""
     for i in range(0, len(items), BLOCK):
         text = "\n".join(json.dumps(x, separators=(",", ":")) for x in items[i : i + BLOCK])
-        data = zlib.compress(text.encode(), 6)
+        packer = zlib.compressobj(6, zlib.DEFLATED, _WBITS, 9, zlib.Z_FIXED)
+        data = packer.compress(text.encode()) + packer.flush()
         offsets.append(offsets[-1] + len(data))
         yield data
 
@@ -313,7 +317,7 @@ class TokenIndex:
             self._block = (
                 name,
                 block,
-                zlib.decompress(self._mm[start + a : start + b]).split(b"\n"),
+                zlib.decompress(self._mm[start + a : start + b], _WBITS).split(b"\n"),
             )
         return self._block[2][i % size]
 
