@@ -67,13 +67,14 @@ def test_lookups_agree_with_duckdb(indexed: tokens.TokenIndex, sqlite_workspace:
     (data,) = event_files(sqlite_workspace.events_dir)
     truth = _truth(indexed, data)
     for tok, rns in truth.items():
-        (tid,) = indexed.exact(tok)
+        ((tid,),) = indexed.exact([tok])
         assert indexed.token(tid) == tok
         assert list(indexed.rows(tid)) == rns
-    assert indexed.exact("not-a-token.example") == []
+    assert indexed.exact(["not-a-token.example"]) == [[]]
     for domain in ("evil.org", "corp.example", "b.c.io", "c.io", "h3.evil.org"):
         want = {t for t in truth if domain in tokens.suffixes(t)}
-        assert {indexed.token(t) for t in indexed.within_domain(domain)} == want
+        (found,) = indexed.within_domain([domain])
+        assert {indexed.token(t) for t in found} == want
         assert want or domain == "h3.evil.org"
     lo, hi = int(ipaddress.IPv4Address("10.1.0.0")), int(ipaddress.IPv4Address("10.2.255.255"))
     want4 = {t for t in truth if (v := tokens.ip4_value(t)) is not None and lo <= v <= hi}

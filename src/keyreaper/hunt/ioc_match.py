@@ -75,10 +75,12 @@ def _v4_range(cidr: str) -> tuple[int, int] | None:
 def matched_rows(index: tokens.TokenIndex, keys: MatchKeys) -> dict[int, set[int]]:
     """Row number -> indexes of the indicators matching a token of that row."""
     hits: list[tuple[int, int]] = []  # (token id, indicator index)
-    for tok, i in keys.exact:
-        hits += [(t, i) for t in index.exact(tok)]
-    for dom, i in keys.domains:
-        hits += [(t, i) for t in index.within_domain(dom)]
+    for (_, i), tids in zip(keys.exact, index.exact([t for t, _ in keys.exact]), strict=True):
+        hits += [(t, i) for t in tids]
+    for (_, i), tids in zip(
+        keys.domains, index.within_domain([d for d, _ in keys.domains]), strict=True
+    ):
+        hits += [(t, i) for t in tids]
     for lo, hi, i in keys.cidr4:
         hits += [(t, i) for t in index.ip4_between(lo, hi)]
     if keys.cidr6:

@@ -325,23 +325,33 @@ class TokenIndex:
         text: str = json.loads(self._line("tok", tid))
         return text
 
-    def _keyed(self, kind: str, text: str) -> list[int]:
+    def _keyed(self, kind: str, texts: Sequence[str]) -> list[list[int]]:
+        """Candidate token ids of each text's key (thousands of lookups: one loop)."""
         hashes, tids = self._array("hash", "Q"), self._array("hash_tid", "I")
-        h = key_hash(kind, text)
-        i = bisect.bisect_left(hashes, h)
-        out = []
-        while i < len(hashes) and hashes[i] == h:
-            out.append(tids[i])
-            i += 1
+        n, out = len(hashes), []
+        for text in texts:
+            h = key_hash(kind, text)
+            i = bisect.bisect_left(hashes, h)
+            found = []
+            while i < n and hashes[i] == h:
+                found.append(tids[i])
+                i += 1
+            out.append(found)
         return out
 
-    def exact(self, token: str) -> list[int]:
-        """The token id of `token` (one or none)."""
-        return [t for t in self._keyed("t", token) if self.token(t) == token]
+    def exact(self, texts: Sequence[str]) -> list[list[int]]:
+        """For each text, the id of the token equal to it (one or none)."""
+        return [
+            [t for t in found if self.token(t) == text]
+            for text, found in zip(texts, self._keyed("t", texts), strict=True)
+        ]
 
-    def within_domain(self, domain: str) -> list[int]:
-        """Host and e-mail tokens that are `domain` or lie under it."""
-        return sorted({t for t in self._keyed("s", domain) if domain in suffixes(self.token(t))})
+    def within_domain(self, domains: Sequence[str]) -> list[list[int]]:
+        """For each domain, the host and e-mail tokens that are it or lie under it."""
+        return [
+            sorted({t for t in found if domain in suffixes(self.token(t))})
+            for domain, found in zip(domains, self._keyed("s", domains), strict=True)
+        ]
 
     def ip4_between(self, lo: int, hi: int) -> list[int]:
         values, tids = self._array("ip4", "Q"), self._array("ip4_tid", "I")
