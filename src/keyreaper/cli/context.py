@@ -51,6 +51,7 @@ class _LazyConsole:
     def __init__(self, **options: Any) -> None:
         object.__setattr__(self, "_options", options)
         object.__setattr__(self, "_console", None)
+        object.__setattr__(self, "_saved", {})
 
     def _get(self) -> Console:
         console: Console | None = object.__getattribute__(self, "_console")
@@ -65,7 +66,18 @@ class _LazyConsole:
         return getattr(self._get(), name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        setattr(self._get(), name, value)
+        console = self._get()
+        saved = object.__getattribute__(self, "_saved")
+        saved.setdefault(name, getattr(console, name))
+        setattr(console, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        # The proxy holds no attributes of its own: "deleting" one (monkeypatch's undo)
+        # puts back the console's value from before the first assignment.
+        saved = object.__getattribute__(self, "_saved")
+        if name not in saved:
+            raise AttributeError(name)
+        setattr(self._get(), name, saved.pop(name))
 
 
 out = cast("Console", _LazyConsole(soft_wrap=True))

@@ -194,7 +194,7 @@ def build(con: duckdb.DuckDBPyConnection, data_file: Path, target: Path) -> None
     order = np.argsort(np.array(hashes, dtype=np.uint64), kind="stable")
     ip4.sort()
 
-    tmp = target.with_name(f".{target.name}.tmp")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # two hunts may build at once
     w = _Writer(tmp)
     w.add("hash", np.array(hashes, dtype="<u8")[order].tobytes())
     w.add("hash_tid", np.array(hash_tid, dtype="<u4")[order].tobytes())
