@@ -168,7 +168,8 @@ def _drop_old_sections() -> None:
         return
     parts = RESULTS.read_text().split("\n### ")
     kept = [parts[0]] + [p for p in parts[1:] if not p.startswith("IoC hunt")]
-    RESULTS.write_text("\n### ".join(kept))
+    # the new section is appended: the last one kept must end its paragraph
+    RESULTS.write_text("\n### ".join(kept).rstrip("\n") + "\n\n")
 
 
 def main() -> None:
@@ -263,6 +264,12 @@ def main() -> None:
             f"CPU seconds (user+sys, median of 3, whole processes): reference {cpu['ref']:.2f}, "
             f"keyreaper store hunt {cpu['store']:.2f}, the same with nothing to match "
             f"(`--no-iocs`, the start-up floor) {cpu['floor']:.2f}. "
+            f"Per round (A B A B order), reference vs store hunt wall seconds: "
+            + ", ".join(
+                f"{a:.2f}/{b:.2f} ({a / b:.1f}×)"
+                for a, b in zip(timings[0].seconds, timings[2].seconds, strict=True)
+            )
+            + ". "
             f"Load average (1, 5, 15 min) before the rounds: {load_before}; after: {load_after}. "
             f"Index size: {sum(p.stat().st_size for p in (ws / '.keyreaper' / 'hunt_index').glob('*.kri')) / 2**20:.0f} MiB. "
             "Generated logs compress far better than real ones."
