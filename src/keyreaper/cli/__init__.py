@@ -9,14 +9,20 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-import click
 import typer
-from rich.text import Text
 
+from keyreaper.cli import fastparams
 from keyreaper.cli.context import AppState, err, state
 from keyreaper.domain.redact import RedactingFilter
 from keyreaper.errors import KeyreaperError
 from keyreaper.plugins import BUILTIN_COMMANDS, command_modules
+
+# typer >= 0.16 ships its own copy of click and raises its exceptions, older typer raises
+# click's: catch whichever classes this typer uses (BadParameter derives from ClickException).
+_CLICK_ERROR: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+fastparams.install()
 
 _app = typer.Typer(
     name="keyreaper",
@@ -100,15 +106,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     _register([command] if command in BUILTIN_COMMANDS else None)
     try:
         result = _app(args=args, prog_name="keyreaper", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except _CLICK_ERROR as exc:
+        exc.show()  # type: ignore[attr-defined]
+        return int(exc.exit_code)  # type: ignore[attr-defined]
+    except typer.Abort:
         err.print("aborted")
         return 130
     except KeyreaperError as exc:
+        from rich.text import Text
+
         err.print(Text("error: ", style="bold red") + Text(str(exc)), highlight=False)
         if verbose:
             traceback.print_exc()

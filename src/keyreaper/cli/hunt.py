@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from keyreaper.cli.context import err, out, workspace
+from keyreaper.cli.context import err, workspace
 from keyreaper.cli.output import choose, emit
 from keyreaper.errors import KeyreaperError
-from keyreaper.hunt import coverage as cov
-from keyreaper.hunt import packs, store
-from keyreaper.hunt import sweep as sw
-from keyreaper.hunt.run import connect, hunt, parse_time
-from keyreaper.hunt.timeline import identifiers
-from keyreaper.store.audit import record
+
+if TYPE_CHECKING:
+    from keyreaper.hunt.store import Hit
+
+# The hunt modules are imported inside each command: a command pays only for what it runs
+# (DuckDB, pySigma, ...), and `keyreaper hunt --help` for none of it.
 
 HIT_COLUMNS = ["time", "kind", "hunt", "source", "event_type", "outcome", "actor", "credential",
                "inventory_id", "src_ip", "indicator", "matched_field", "origin"]  # fmt: skip
@@ -31,7 +32,7 @@ def _write_json(obj: object) -> None:
     sys.stdout.write(json.dumps(obj, indent=None if big else 2, default=str) + "\n")
 
 
-def _hit_rows(hits: list[store.Hit]) -> list[dict[str, object]]:
+def _hit_rows(hits: list[Hit]) -> list[dict[str, object]]:
     return [h.row() for h in hits]
 
 
@@ -59,6 +60,9 @@ def register(app: typer.Typer) -> None:
         """Run indicators, built-in packs and Sigma rules; hits are stored with evidence."""
         if ctx.invoked_subcommand is not None:
             return
+        from keyreaper.hunt.run import hunt, parse_time
+        from keyreaper.store.audit import record
+
         ws = workspace(ctx)
         res = hunt(ws, parse_time(since), parse_time(until), sigma, pack, not no_iocs, not no_packs)
         record(
@@ -94,6 +98,12 @@ def register(app: typer.Typer) -> None:
         as_csv: bool = typer.Option(False, "--csv", help="CSV output."),
     ) -> None:
         """Everything PRINCIPAL created or changed since T0 (users, grants, tokens, keys, apps, plugins)."""
+        from keyreaper.hunt import store
+        from keyreaper.hunt import sweep as sw
+        from keyreaper.hunt.run import connect, parse_time
+        from keyreaper.hunt.timeline import identifiers
+        from keyreaper.store.audit import record
+
         ws = workspace(ctx)
         names = identifiers(ws.db, principal)
         con = connect(ws)
@@ -117,6 +127,10 @@ def register(app: typer.Typer) -> None:
         as_csv: bool = typer.Option(False, "--csv", help="CSV output."),
     ) -> None:
         """Per hunt and source: the event types needed and whether the store has them."""
+        from keyreaper.hunt import coverage as cov
+        from keyreaper.hunt import packs
+        from keyreaper.hunt.run import connect, parse_time
+
         ws = workspace(ctx)
         con = connect(ws)
         try:
@@ -140,7 +154,7 @@ def register(app: typer.Typer) -> None:
         as_csv: bool = typer.Option(False, "--csv", help="CSV output."),
     ) -> None:
         """Match the imported indicators against log files directly, without ingesting them."""
-        from keyreaper.hunt import rawscan
+        from keyreaper.hunt import rawscan, store
 
         ws = workspace(ctx)
         for f in files:
@@ -159,9 +173,9 @@ def register(app: typer.Typer) -> None:
     @group.command("packs")
     def packs_cmd(as_json: bool = typer.Option(False, "--json", help="JSON output.")) -> None:
         """List the built-in hunt packs."""
+        from keyreaper.hunt import packs
+
         rows = [{"id": p.id, "kind": p.kind, "title": p.title, "file": p.path.name,
                  "needs": [f"{s}:{t}" for s, t in p.needs], "description": p.description}
                 for p in packs.builtin()]  # fmt: skip
         emit(rows, ["id", "kind", "title", "needs"], choose(as_json), title="hunt packs")
-
-    _ = (out, KeyreaperError)

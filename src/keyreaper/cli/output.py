@@ -13,8 +13,6 @@ from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Any
 
-from rich.table import Table
-
 from keyreaper.cli.context import out
 
 
@@ -62,6 +60,8 @@ def emit(
     if not rows:
         out.print(f"[dim]{empty}[/dim]")
         return
+    from rich.table import Table  # only tables for people need rich
+
     table = Table(title=title, header_style="bold")
     for column in columns:
         table.add_column(column)
@@ -75,6 +75,8 @@ def emit_object(obj: dict[str, Any], fmt: Format, title: str | None = None) -> N
         json.dump(obj, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
         return
+    from rich.table import Table
+
     table = Table(title=title, show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")

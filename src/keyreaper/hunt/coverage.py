@@ -10,8 +10,8 @@ from typing import Any
 
 import duckdb
 
-from keyreaper.events.store import time_window
 from keyreaper.hunt.packs import Pack
+from keyreaper.hunt.scope import time_window
 
 
 def _counts(

@@ -13,20 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import duckdb
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from keyreaper.domain.model import Indicator
-from keyreaper.events.store import time_window
-from keyreaper.hunt import ipsql, tokens
+from keyreaper.hunt import tokens
 from keyreaper.hunt.store import Hit
 
+if TYPE_CHECKING:
+    import duckdb
+
 _IDENTITY = ("src_ip", "user_agent", "credential_id", "actor_id", "actor_name", "target_id")
-_EVENT_COLS = ["time", "source", "event_type", "outcome", "actor_id", "actor_name",
-               "credential_id", "src_ip", "src_asn", "user_agent", "target_id", "target_name",
-               "origin"]  # fmt: skip
 # Types that no token catches: found by a substring scan of raw (costs a pass over raw).
 SCAN_TYPES = ("file_name",)
 
@@ -36,7 +32,7 @@ class MatchKeys:
     exact: list[tuple[str, int]]  # (token, indicator index)
     domains: list[tuple[str, int]]
     cidr4: list[tuple[int, int, int]]  # (first, last, indicator index)
-    cidr6: list[tuple[str, str, int]]  # (first, last as kr_ip6 hex, indicator index)
+    cidr6: list[tuple[int, int, int]]
     scans: list[tuple[str, int]]
 
 
@@ -49,9 +45,8 @@ def keys_for(indicators: Sequence[Indicator]) -> MatchKeys:
             if v4:
                 k.cidr4.append((*v4, i))
             else:
-                k.cidr6.append(
-                    (*ipsql.v6_bounds(ipaddress.IPv6Network(ind.value, strict=False)), i)
-                )
+                net = ipaddress.IPv6Network(ind.value, strict=False)
+                k.cidr6.append((int(net.network_address), int(net.broadcast_address), i))
         elif ind.type == "domain":
             k.domains.append((v, i))
         elif ind.type == "url":
@@ -66,6 +61,7 @@ def keys_for(indicators: Sequence[Indicator]) -> MatchKeys:
     return k
 
 
+@functools.lru_cache(maxsize=16384)
 def _v4_range(cidr: str) -> tuple[int, int] | None:
     """First and last address of an IPv4 CIDR as integers (ipaddress is slow for 10k)."""
     m = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)\.(\d+)/(\d+)", cidr)
@@ -76,60 +72,26 @@ def _v4_range(cidr: str) -> tuple[int, int] | None:
     return first, first | ((1 << (32 - n)) - 1)
 
 
-def _register(con: duckdb.DuckDBPyConnection, name: str, cols: dict[str, list[Any]]) -> None:
-    con.register(name, pa.table(cols))
-
-
-# One scan of the token dictionaries per kind of key, each skipped when there is no key of
-# its kind; all in one query (UNION ALL), so DuckDB runs them on both cores.
-_MATCH_SQL = {
-    "k_exact": "SELECT filename, ind, off, cnt FROM d JOIN k_exact USING (tok)",
-    "k_domain": "SELECT filename, ind, off, cnt FROM (SELECT filename, off, cnt, unnest(sfx)"
-    " AS key FROM d WHERE sfx IS NOT NULL) s JOIN k_domain ON s.key = k_domain.tok",
-    "k_cidr4": "SELECT filename, ind, off, cnt FROM d JOIN k_cidr4"
-    " ON d.ip4 BETWEEN k_cidr4.lo AND k_cidr4.hi",
-    # IPv6 tokens are few: converted at hunt time rather than stored in the index
-    "k_cidr6": "SELECT filename, ind, off, cnt FROM (SELECT filename, off, cnt, kr_ip6(tok)"
-    " AS ip6 FROM d WHERE contains(tok, ':')) t JOIN k_cidr6 ON t.ip6 BETWEEN k_cidr6.lo"
-    " AND k_cidr6.hi",
-}
-
-
-def matched_tokens(
-    con: duckdb.DuckDBPyConnection, index_files: Sequence[str], keys: MatchKeys
-) -> list[tuple[str, int, int, int]]:
-    """(index file, indicator index, postings offset, count) for every token an indicator
-    matches."""
-    if not index_files:
-        return []
-    tables = {
-        "k_exact": {"tok": [t for t, _ in keys.exact], "ind": [i for _, i in keys.exact]},
-        "k_domain": {"tok": [t for t, _ in keys.domains], "ind": [i for _, i in keys.domains]},
-        "k_cidr4": {
-            "lo": pa.array([a for a, _, _ in keys.cidr4], pa.uint64()),
-            "hi": pa.array([b for _, b, _ in keys.cidr4], pa.uint64()),
-            "ind": [i for _, _, i in keys.cidr4],
-        },
-        "k_cidr6": {
-            "lo": [a for a, _, _ in keys.cidr6],
-            "hi": [b for _, b, _ in keys.cidr6],
-            "ind": [i for _, _, i in keys.cidr6],
-        },
-    }
-    wanted = [name for name, cols in tables.items() if cols["ind"]]
-    if not wanted:
-        return []
-    for name in wanted:
-        _register(con, name, tables[name])
-    if "k_cidr6" in wanted:
-        ipsql.install(con)
-    files = "[" + ", ".join(tokens._sql_str(f) for f in index_files) + "]"
-    # read_parquet written out in each branch: a CTE named twice is materialized first,
-    # which costs ten times more than the scans themselves
-    src = f"read_parquet({files}, filename = true)"
-    sql = " UNION ALL ".join(_MATCH_SQL[n].replace("FROM d", f"FROM {src} d") for n in wanted)
-    found = {(str(f), int(i), int(o), int(c)) for f, i, o, c in con.execute(sql).fetchall()}
-    return sorted(found)
+def matched_rows(index: tokens.TokenIndex, keys: MatchKeys) -> dict[int, set[int]]:
+    """Row number -> indexes of the indicators matching a token of that row."""
+    hits: list[tuple[int, int]] = []  # (token id, indicator index)
+    for (_, i), tids in zip(keys.exact, index.exact([t for t, _ in keys.exact]), strict=True):
+        hits += [(t, i) for t in tids]
+    for (_, i), tids in zip(
+        keys.domains, index.within_domain([d for d, _ in keys.domains]), strict=True
+    ):
+        hits += [(t, i) for t in tids]
+    for lo, hi, i in keys.cidr4:
+        hits += [(t, i) for t in index.ip4_between(lo, hi)]
+    if keys.cidr6:
+        v6 = index.ip6_values()
+        for lo, hi, i in keys.cidr6:
+            hits += [(t, i) for value, t in v6 if lo <= value <= hi]
+    found: dict[int, set[int]] = {}
+    for tid, i in sorted(set(hits)):
+        for rn in index.rows(tid):
+            found.setdefault(rn, set()).add(i)
+    return found
 
 
 def field_of(event: dict[str, Any], needle: str) -> str:
@@ -169,8 +131,28 @@ def _in_window(ind: Indicator, t: datetime) -> bool:
     )
 
 
+class _Connection:
+    """A DuckDB connection made only when something needs one (a file-name scan, reading
+    raw evidence): a hunt that reads only the token index never imports DuckDB."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection | None) -> None:
+        self.con, self._own = con, False
+
+    def get(self) -> duckdb.DuckDBPyConnection:
+        if self.con is None:
+            import duckdb
+
+            self.con, self._own = duckdb.connect(), True
+            self.con.execute("SET enable_progress_bar = false")
+        return self.con
+
+    def close(self) -> None:
+        if self._own and self.con is not None:
+            self.con.close()
+
+
 def hunt(
-    con: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection | None,
     data_files: Sequence[Path],
     index_dir: Path,
     indicators: Sequence[Indicator],
@@ -178,40 +160,36 @@ def hunt(
     until: datetime | None = None,
     id_map: dict[str, list[str]] | None = None,
 ) -> list[Hit]:
-    """Every (indicator, event) pair that matches within the window, as hits."""
+    """Every (indicator, event) pair that matches within the window, as hits. `con` is used
+    to build missing indexes and read raw evidence; None: a connection is made if needed."""
     keys = keys_for(indicators)
-    index = tokens.ensure(con, index_dir, list(data_files))
-    found: dict[tuple[str, int], set[int]] = {}  # (data file, row) -> indicator indexes
-    runs: dict[str, list[tuple[int, int, int]]] = {}  # index file -> (off, cnt, indicator)
-    for fname, ind, off, cnt in matched_tokens(con, list(index), keys):
-        runs.setdefault(fname, []).append((off, cnt, ind))
-    for fname, rs in runs.items():
-        rs.sort()
-        data = str(index[fname])
-        for (_, _, ind), rns in zip(rs, tokens.postings(fname, [r[:2] for r in rs]), strict=True):
-            for rn in rns:
-                found.setdefault((data, rn), set()).add(ind)
-    if keys.scans:
-        _scan(con, data_files, keys, found)
-    return _to_hits(con, found, indicators, since, until, id_map or {})
+    lazy = _Connection(con)
+    try:
+        index = tokens.ensure(con, index_dir, list(data_files))
+        hits: list[Hit] = []
+        for ipath, data in index.items():
+            with tokens.TokenIndex(ipath) as ti:
+                found = matched_rows(ti, keys)
+                if keys.scans:
+                    _scan(lazy.get(), data, keys, found)
+                hits += _to_hits(lazy, ti, str(data), found, indicators, since, until, id_map or {})
+    finally:
+        lazy.close()
+    return sorted(hits, key=lambda h: (h.time, h.origin, h.indicator))
 
 
 def _scan(
-    con: duckdb.DuckDBPyConnection,
-    data_files: Sequence[Path],
-    keys: MatchKeys,
-    found: dict[tuple[str, int], set[int]],
+    con: duckdb.DuckDBPyConnection, data_file: Path, keys: MatchKeys, found: dict[int, set[int]]
 ) -> None:
-    for f in data_files:
-        conds = " OR ".join(f"contains(low, {tokens._sql_str(v)})" for v, _ in keys.scans)
-        rows = con.execute(
-            f"SELECT rn, low FROM (SELECT file_row_number AS rn, lower(raw) AS low FROM"
-            f" read_parquet({tokens._sql_str(str(f))}, file_row_number = true)) WHERE {conds}"
-        ).fetchall()
-        for rn, low in rows:
-            for v, i in keys.scans:
-                if v in low:
-                    found.setdefault((str(f), int(rn)), set()).add(i)
+    conds = " OR ".join(f"contains(low, {tokens._sql_str(v)})" for v, _ in keys.scans)
+    rows = con.execute(
+        f"SELECT rn, low FROM (SELECT file_row_number AS rn, lower(raw) AS low FROM"
+        f" read_parquet({tokens._sql_str(str(data_file))}, file_row_number = true)) WHERE {conds}"
+    ).fetchall()
+    for rn, low in rows:
+        for v, i in keys.scans:
+            if v in low:
+                found.setdefault(int(rn), set()).add(i)
 
 
 # Reading `raw` costs as much as the whole file; the JSON path of a value found only in raw
@@ -221,76 +199,63 @@ RAW_EVIDENCE_BYTES = 256 << 20
 
 
 def _to_hits(
-    con: duckdb.DuckDBPyConnection,
-    found: dict[tuple[str, int], set[int]],
+    lazy: _Connection,
+    index: tokens.TokenIndex,
+    fname: str,
+    found: dict[int, set[int]],
     indicators: Sequence[Indicator],
     since: datetime | None,
     until: datetime | None,
     id_map: dict[str, list[str]],
 ) -> list[Hit]:
-    by_file: dict[str, list[int]] = {}
-    for fname, rn in found:
-        by_file.setdefault(fname, []).append(rn)
+    """The hits of one event file: its rows' columns come from the index."""
     hits: list[Hit] = []
-    # epoch microseconds, not TIMESTAMPTZ: DuckDB's tz-aware datetimes cost a time-zone
-    # lookup per row in Python
-    cols = ", ".join(c if c != "time" else "epoch_us(time) AS time" for c in _EVENT_COLS)
-    for fname, rns in by_file.items():
-        _register(con, "want", {"rn": pa.array(sorted(rns), pa.int64())})
-        where, params = time_window(since, until)
-        src = f"read_parquet({tokens._sql_str(fname)}, file_row_number = true)"
-        cur = con.execute(
-            f"SELECT p.file_row_number AS rn, {cols} FROM {src} p JOIN want"
-            f" ON p.file_row_number = want.rn WHERE {' AND '.join(['true', *where])}",
-            params,
-        )
-        names = [d[0] for d in cur.description]
-        pending: list[tuple[dict[str, Any], Indicator]] = []
-        for values in cur.fetchall():
-            ev = dict(zip(names, values, strict=True))
-            t = ev["time"] = datetime.fromtimestamp(ev["time"] / 1e6, UTC)
-            for i in sorted(found[(fname, int(ev["rn"]))]):
-                ind = indicators[i]
-                if not _in_window(ind, t):
-                    continue
-                field = None if ind.type == "url" else _column_field(ev, ind)
-                if field:
-                    hits.append(_hit(ev, ind, field, id_map))
-                else:
-                    pending.append((ev, ind))
-        if not pending:
+    pending: list[tuple[dict[str, Any], Indicator]] = []
+    # [since, until) on epoch microseconds, as the store's time column compares
+    lo = None if since is None else _epoch_us(since)
+    hi = None if until is None else _epoch_us(until)
+    for rn, values in index.events(list(found)).items():
+        us = values[0]
+        if us is None or (lo is not None and us < lo) or (hi is not None and us >= hi):
             continue
-        small = _raw_bytes(fname) <= RAW_EVIDENCE_BYTES
-        if small or any(ind.type == "url" for _, ind in pending):
-            wanted = ", ".join(sorted({str(ev["rn"]) for ev, _ in pending}))
-            raws = dict(
-                con.execute(
-                    f"SELECT file_row_number, raw FROM {src} WHERE file_row_number IN ({wanted})"
-                ).fetchall()
-            )
-        else:
-            raws = {}
-        for ev, ind in pending:
-            raw = raws.get(ev["rn"])
-            if ind.type == "url" and ind.value.lower() not in (raw or "").lower().replace(
-                "\\/", "/"
-            ):
-                continue  # the host matched but not the whole URL
-            ev = {**ev, "raw": raw}
-            field = _raw_field(ev, ind) if raw is not None else "raw"
-            hits.append(_hit(ev, ind, field, id_map))
-    return sorted(hits, key=lambda h: (h.time, h.origin, h.indicator))
+        ev = dict(zip(tokens.HIT_COLUMNS, values, strict=True))
+        ev["rn"] = rn
+        t = ev["time"] = datetime.fromtimestamp(us / 1e6, UTC)
+        for i in sorted(found[rn]):
+            ind = indicators[i]
+            if not _in_window(ind, t):
+                continue
+            field = None if ind.type == "url" else _column_field(ev, ind)
+            if field:
+                hits.append(_hit(ev, ind, field, id_map))
+            else:
+                pending.append((ev, ind))
+    if not pending:
+        return hits
+    small = int(index.meta.get("raw_bytes", 0)) <= RAW_EVIDENCE_BYTES
+    raws: dict[int, str] = {}
+    if small or any(ind.type == "url" for _, ind in pending):
+        wanted = ", ".join(sorted({str(ev["rn"]) for ev, _ in pending}))
+        src = f"read_parquet({tokens._sql_str(fname)}, file_row_number = true)"
+        raws = dict(
+            lazy.get()
+            .execute(f"SELECT file_row_number, raw FROM {src} WHERE file_row_number IN ({wanted})")
+            .fetchall()
+        )
+    for ev, ind in pending:
+        raw = raws.get(ev["rn"])
+        if ind.type == "url" and ind.value.lower() not in (raw or "").lower().replace("\\/", "/"):
+            continue  # the host matched but not the whole URL
+        ev = {**ev, "raw": raw}
+        field = _raw_field(ev, ind) if raw is not None else "raw"
+        hits.append(_hit(ev, ind, field, id_map))
+    return hits
 
 
-def _raw_bytes(fname: str) -> int:
-    """Uncompressed size of the raw column: what reading it costs."""
-    import pyarrow.parquet as pq
-
-    md = pq.ParquetFile(fname).metadata
-    col = md.schema.names.index("raw")
-    return sum(
-        md.row_group(g).column(col).total_uncompressed_size for g in range(md.num_row_groups)
-    )
+def _epoch_us(t: datetime) -> int:
+    t = t if t.tzinfo else t.replace(tzinfo=UTC)
+    delta = t - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 @functools.lru_cache(maxsize=4096)
@@ -306,14 +271,16 @@ def _needle(ind: Indicator) -> str:
 def _column_field(ev: dict[str, Any], ind: Indicator) -> str | None:
     """The normalized column that explains the match, if one does (no need to read raw)."""
     if ind.type == "cidr":
-        net = _network(ind.value)
-        for col in ("src_ip",):
-            try:
-                if ev.get(col) and ipaddress.ip_address(str(ev[col])) in net:
-                    return col
-            except ValueError:
-                pass
-        return None
+        ip = ev.get("src_ip")
+        if not ip:
+            return None
+        v4, bounds = tokens.ip4_value(str(ip)), _v4_range(ind.value)
+        if v4 is not None and bounds is not None:  # the common case, without ipaddress
+            return "src_ip" if bounds[0] <= v4 <= bounds[1] else None
+        try:
+            return "src_ip" if ipaddress.ip_address(str(ip)) in _network(ind.value) else None
+        except ValueError:
+            return None
     if ind.type == "domain":
         v = ind.value.lower()
         for col in ("target_name", "actor_name", "actor_id", "target_id"):
@@ -339,14 +306,16 @@ def _raw_field(ev: dict[str, Any], ind: Indicator) -> str:
 
 def _hit(ev: dict[str, Any], ind: Indicator, field: str, id_map: dict[str, list[str]]) -> Hit:
     actor = ev.get("actor_name") or ev.get("actor_id") or ""
-    inv = next(
-        (
-            id_map[k][0]
-            for k in (ev.get("credential_id"), ev.get("actor_id"), actor)
-            if k and k in id_map
-        ),
-        "",
-    )
+    inv = ""
+    if id_map:  # an empty inventory is common: no lookups then
+        inv = next(
+            (
+                id_map[k][0]
+                for k in (ev.get("credential_id"), ev.get("actor_id"), actor)
+                if k and k in id_map
+            ),
+            "",
+        )
     return Hit(
         kind="ioc", hunt=f"ioc:{ind.type}", title=ind.description or f"{ind.type} indicator",
         time=ev["time"], origin=ev["origin"], indicator_type=ind.type,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import duckdb
 
-from keyreaper.events.store import time_window
 from keyreaper.hunt.results import Note, RuleResult
+from keyreaper.hunt.scope import time_window
 from keyreaper.hunt.store import Hit
 
 PACK_DIR = Path(__file__).parent / "packs"

@@ -7,27 +7,34 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from keyreaper.errors import KeyreaperError
-from keyreaper.events.store import EventStore
-from keyreaper.hunt import ioc_match, packs, store
+from keyreaper.hunt import store
 from keyreaper.hunt.results import Note, RuleResult
+from keyreaper.hunt.scope import event_files
 from keyreaper.hunt.store import Hit
 from keyreaper.inventory import repo
-from keyreaper.workspace import Workspace
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from keyreaper.workspace import Workspace
 
 
 def connect(ws: Workspace) -> duckdb.DuckDBPyConnection:
     """The event store's DuckDB connection, quiet: a progress bar on stdout would corrupt
     --json output of long hunts."""
+    from keyreaper.events.store import EventStore  # imports pyarrow: only when the view is used
+
     con = EventStore(ws.events_dir).connect()
     con.execute("SET enable_progress_bar = false")
     return con
 
 
 def _bare() -> duckdb.DuckDBPyConnection:
+    import duckdb
+
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
@@ -68,22 +75,26 @@ def hunt(
     use_iocs: bool = True,
     use_packs: bool = True,
 ) -> Outcome:
-    es = EventStore(ws.events_dir)
-    # Indicators read the files and their token indexes by name: no `events` view needed
-    # (building it reads every file's footer).
-    con = connect(ws) if use_packs or sigma else _bare()
+    # Indicators read the token indexes (DuckDB only to build a missing one): no `events`
+    # view needed (building it reads every file's footer), often no DuckDB at all.
+    con = connect(ws) if use_packs or sigma else None
     result = Outcome()
+    ids = repo.identifier_map(ws.db)
     try:
         if use_iocs:
             indicators = store.load_indicators(ws.db)
             if indicators:
+                from keyreaper.hunt import ioc_match
+
                 result.hits += ioc_match.hunt(
-                    con, es.files(), ws.root / "hunt_index", indicators, since, until,
-                    repo.identifier_map(ws.db),
+                    con, event_files(ws.events_dir), ws.root / "hunt_index", indicators, since, until,
+                    ids,
                 )  # fmt: skip
-        if use_packs:
+        if use_packs and con is not None:
+            from keyreaper.hunt import packs
+
             result.results += packs.run(con, packs.select(pack_names), since, until)
-        if sigma:
+        if sigma and con is not None:
             from keyreaper.hunt import sigma_run
 
             problems: list[str] = []
@@ -91,13 +102,13 @@ def hunt(
             result.errors += [("sigma", p) for p in problems]
             result.results += sigma_run.run_collection(con, collection, since, until)
     finally:
-        con.close()
+        if con is not None:
+            con.close()
     for r in result.results:
         result.hits += r.hits
         result.notes += r.notes
         if r.error:
             result.errors.append((r.rule_id, r.error))
-    ids = repo.identifier_map(ws.db)
     result.hits = [_link(h, ids) for h in result.hits]
     store.save_hits(ws.db, result.hits)
     result.hits.sort(key=lambda h: (h.time, h.kind, h.hunt))

@@ -19,9 +19,9 @@ from typing import Any
 import duckdb
 
 from keyreaper.errors import InputError, Location
-from keyreaper.events.store import time_window
 from keyreaper.extras import require
 from keyreaper.hunt.results import Note, RuleResult
+from keyreaper.hunt.scope import time_window
 from keyreaper.hunt.sigma_sql import (
     MACROS,
     Compiled,

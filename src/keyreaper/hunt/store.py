@@ -12,8 +12,6 @@ from typing import Any
 
 from keyreaper.domain.model import Indicator
 from keyreaper.errors import InputError, Location
-from keyreaper.hunt.indicators import parse_csv, parse_text
-from keyreaper.hunt.ioc_formats import parse_misp, parse_stix
 from keyreaper.store.db import Database, Row
 
 FORMATS = ("auto", "stix", "misp", "csv", "text")
@@ -36,6 +34,10 @@ def read_file(path: Path, fmt: str = "auto") -> tuple[list[Indicator], list[str]
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(Location(str(path)), f"cannot read: {exc.strerror}") from exc
+    # the parsers (and their compiled patterns) load only for an import, not for every hunt
+    from keyreaper.hunt.indicators import parse_csv, parse_text
+    from keyreaper.hunt.ioc_formats import parse_misp, parse_stix
+
     text = data.decode("utf-8", errors="replace")
     fmt = detect_format(path, text[:4096]) if fmt == "auto" else fmt
     source = path.name
@@ -93,22 +95,16 @@ def _parse_dt(value: str | None) -> datetime | None:
 
 
 def load_indicators(db: Database, confirmed_only: bool = False) -> list[Indicator]:
-    sql = "SELECT * FROM indicators"
+    sql = "SELECT type, value, source, description, valid_from, valid_until FROM indicators"
     if confirmed_only:
         sql += (
             " WHERE EXISTS (SELECT 1 FROM hunt_hits h WHERE h.kind = 'ioc'"
             " AND h.indicator_type = indicators.type AND h.indicator = indicators.value)"
         )
+    rows = db.values(sql + " ORDER BY type, value")
     return [
-        Indicator(
-            r["type"],
-            r["value"],
-            r["source"],
-            r["description"],
-            _parse_dt(r["valid_from"]),
-            _parse_dt(r["valid_until"]),
-        )
-        for r in db.query(sql + " ORDER BY type, value")
+        Indicator(kind, value, source, description, _parse_dt(start), _parse_dt(end))
+        for kind, value, source, description, start, end in rows
     ]
 
 
@@ -207,13 +203,20 @@ _HIT_COLS = [
 ]
 
 
+# One encoder for every hit's detail: json.dumps(default=...) builds a new one per call.
+_DETAIL = json.JSONEncoder(default=str)
+
+
 def save_hits(db: Database, hits: Sequence[Hit]) -> int:
     now = datetime.now(UTC).isoformat()
-    rows = []
-    for h in hits:
-        r = h.row()
-        r["id"], r["found_at"], r["detail"] = h.id, now, json.dumps(h.detail, default=str)
-        rows.append(tuple(r[c] for c in _HIT_COLS))
+    # tuples in _HIT_COLS order, built directly (a dict per hit costs as much as the insert)
+    rows = [
+        (h.id, h.kind, h.hunt, h.title, h.indicator_type, h.indicator, h.matched_field,
+         h.time.astimezone(UTC).isoformat(), h.source, h.event_type, h.outcome, h.actor,
+         h.credential, h.inventory_id, h.src_ip, h.target, h.origin, _DETAIL.encode(h.detail),
+         now)
+        for h in hits
+    ]  # fmt: skip
     if rows:
         marks = ", ".join("?" for _ in _HIT_COLS)
         updates = ", ".join(f"{c} = excluded.{c}" for c in _HIT_COLS if c != "id")

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import duckdb
 
-from keyreaper.events.store import time_window
+from keyreaper.hunt.scope import time_window
 from keyreaper.hunt.store import EVENT_HIT_COLUMNS, Hit
 
 # Checked in order: the first class whose pattern matches the lower-cased event type wins.

@@ -3,22 +3,42 @@
 For every Parquet file of the event store we keep one index file: each distinct token of the
 file (IP addresses, host names, e-mail addresses, hashes, key ids found anywhere in the raw
 record, plus the lower-cased values of the identity columns) with the row numbers that hold
-it. Event files are written once and never changed, so an index stays valid; it is rebuilt
-when the file's size or mtime differs. Building it costs one pass over `raw`; every later
-hunt over any number of indicators reads only the tokens.
+it, and the columns a hit reports for every row. Event files are written once and never
+changed, so an index stays valid; it is rebuilt when the file's size or mtime differs.
+Building it costs one pass over `raw` (DuckDB); every later hunt reads the index with plain
+Python — binary searches over sorted arrays, seeks into the postings and the row blocks — so
+a hunt needs neither DuckDB nor pyarrow, whose imports alone cost more than the lookups.
+
+One file per event file, sections addressed by a JSON header at the end:
+  hash, hash_tid   sorted 64-bit keys of every token (kind "t") and of every domain suffix
+                   of a host or e-mail token (kind "s"), with the token each belongs to
+  ip4, ip4_tid     IPv4 tokens as sorted integers (CIDR ranges are two binary searches)
+  ip6_tid          tokens with ':' (few; parsed at hunt time)
+  tok, tok_off     the token texts, to confirm a key match (no trust in a 64-bit hash),
+                   JSON lists of BLOCK tokens, zlib-compressed
+  post, post_off   row numbers of each token, in token order (offsets u32, or u64 if large)
+  ev, ev_off       the hit columns of every row, JSON in zlib blocks of BLOCK rows
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import ipaddress
+import json
+import mmap
 import os
 import re
+import struct
 import sys
+import zlib
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
-import duckdb
+if TYPE_CHECKING:
+    import duckdb
 
 # RE2 (DuckDB) alternation, leftmost-first: e-mails before host names, IPv4 before hosts.
 TOKEN_PATTERN = (
@@ -40,22 +60,21 @@ COLUMN_TOKENS = (
     "lower(target_name)",
     "'as' || CAST(src_asn AS VARCHAR)",
 )
-VERSION = "4"
-# Per token, precomputed once at build so a hunt only joins: the IPv4 address as an integer
-# (CIDR ranges) and the host's suffixes (domain indicators match subdomains and e-mails).
-_IP4 = (
-    "CASE WHEN regexp_full_match(tok, '(\\d{1,3}\\.){3}\\d{1,3}') THEN"
-    " (CAST(split_part(tok, '.', 1) AS UBIGINT) << 24) + (CAST(split_part(tok, '.', 2) AS UBIGINT) << 16)"
-    " + (CAST(split_part(tok, '.', 3) AS UBIGINT) << 8) + CAST(split_part(tok, '.', 4) AS UBIGINT) END"
-)
-_SFX = (
-    "CASE WHEN contains(tok, '.') AND regexp_matches(tok, '[a-z]') THEN list_transform("
-    "range(0, len(string_split(split_part(tok, '@', -1), '.')) - 1), lambda i: array_to_string("
-    "string_split(split_part(tok, '@', -1), '.')[i + 1:], '.')) END"
-)
-
-
-_INDEX_NAME = re.compile(r"[0-9a-f]{24}(\.rows)?\.(parquet|u32)")
+VERSION = "7"
+# The event columns a hit reports, stored per row (time as epoch microseconds).
+HIT_COLUMNS = ("time", "source", "event_type", "outcome", "actor_id", "actor_name",
+               "credential_id", "src_ip", "src_asn", "user_agent", "target_id", "target_name",
+               "origin")  # fmt: skip
+_COLUMN_TYPES = {"src_asn": "BIGINT"}
+BLOCK = 16  # rows (tokens) per compressed block: a hit decompresses ~1 KB
+FETCH_ROWS = 1 << 16  # rows fetched from DuckDB at a time while building
+# Raw deflate with fixed Huffman codes: a 3 KB block inflates in half the time (no code
+# tables to build per block; what a hit costs), for a fifth more bytes.
+_WBITS = -15
+_MAGIC = b"KRI" + VERSION.encode()
+_IP4 = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})")
+_INDEX_NAME = re.compile(r"[0-9a-f]{24}(\.rows)?\.(parquet|u32|kri)")
+_LITTLE = sys.byteorder == "little"
 
 
 def _sql_str(value: str) -> str:
@@ -71,82 +90,323 @@ def token_expr(text_expr: str, columns: bool = True) -> str:
     return f"list_distinct({expr})"
 
 
+def key_hash(kind: str, text: str) -> int:
+    """The 64-bit key of a token ("t") or of a domain suffix ("s")."""
+    digest = hashlib.blake2b(f"{kind}\0{text}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+def ip4_value(token: str) -> int | None:
+    m = _IP4.fullmatch(token)
+    if not m:
+        return None
+    a, b, c, d = (int(x) for x in m.groups())
+    if max(a, b, c, d) > 255:
+        return None  # not an address: no CIDR can hold it
+    return (a << 24) | (b << 16) | (c << 8) | d
+
+
+def suffixes(token: str) -> list[str]:
+    """The domains a host or e-mail token lies in (two labels or more): a listed domain
+    matches its subdomains and its e-mail addresses."""
+    if "." not in token or not re.search("[a-z]", token):
+        return []
+    labels = token.rsplit("@", 1)[-1].split(".")
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)]
+
+
 def index_path(index_dir: Path, data_file: Path) -> Path:
     st = data_file.stat()
     key = f"{VERSION}:{data_file.resolve()}:{st.st_size}:{st.st_mtime_ns}"
-    return index_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.parquet"
+    return index_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.kri"
 
 
-def rows_path(index_file: Path | str) -> Path:
-    """The postings file beside a token file: the row numbers of every token, one after
-    another in token-id order, as little-endian uint32 (a token's run is at `off`, `cnt`)."""
-    p = Path(index_file)
-    return p.with_name(p.stem + ".rows.u32")
+def _le(values: array[int]) -> bytes:
+    if not _LITTLE:
+        values = array(values.typecode, values)
+        values.byteswap()
+    return values.tobytes()
+
+
+class _Writer:
+    """Sections appended one after another; the header (where each is) goes last."""
+
+    def __init__(self, path: Path) -> None:
+        self.fh = open(path, "wb")  # noqa: SIM115 (closed in finish)
+        self.sections: dict[str, list[int]] = {}
+
+    def add(self, name: str, data: bytes | Iterable[bytes]) -> None:
+        start = self.fh.tell()
+        if isinstance(data, bytes):
+            self.fh.write(data)
+        else:
+            for part in data:
+                self.fh.write(part)
+        self.sections[name] = [start, self.fh.tell() - start]
+
+    def finish(self, meta: dict[str, Any]) -> None:
+        start = self.fh.tell()
+        self.fh.write(json.dumps({**meta, "sections": self.sections}).encode())
+        self.fh.write(struct.pack("<Q4s", start, _MAGIC))
+        self.fh.close()
 
 
 def build(con: duckdb.DuckDBPyConnection, data_file: Path, target: Path) -> None:
-    """Write the token index of one event file: a dictionary of distinct tokens (tok, ip4,
-    sfx, and where its row numbers are: off, cnt) and the postings apart, as a flat array, so
-    a hunt reads the dictionary once and then only the few postings runs it matched (a seek
-    and a read each, no decoding). Both are written to temporary names, then renamed,
-    postings last (its presence marks a complete index)."""
-    src = _sql_str(str(data_file))
+    """Write the index of one event file (to a temporary name, then renamed: a present
+    index is a complete one)."""
+    import numpy as np
+
+    src = f"read_parquet({_sql_str(str(data_file))}, file_row_number = true)"
     con.execute(
         "CREATE OR REPLACE TEMP TABLE kr_pairs AS SELECT file_row_number AS rn,"
-        f" unnest({token_expr('raw')}) AS tok FROM read_parquet({src}, file_row_number = true)"
+        f" unnest({token_expr('raw')}) AS tok FROM {src}"
     )
     con.execute("DELETE FROM kr_pairs WHERE tok IS NULL OR tok = ''")
     con.execute(
         "CREATE OR REPLACE TEMP TABLE kr_dict AS SELECT row_number() OVER (ORDER BY tok) - 1"
         " AS id, tok, cnt FROM (SELECT tok, count(*) AS cnt FROM kr_pairs GROUP BY tok)"
     )
-    rows = rows_path(target)
-    tmp_tok, tmp_rows = target.with_name(f".{target.name}.tmp"), rows.with_name(f".{rows.name}.tmp")
-    # Small row groups: the dictionary is read whole, but by both cores.
-    con.execute(
-        f"COPY (SELECT id, tok, {_IP4} AS ip4, {_SFX} AS sfx, CAST(sum(cnt) OVER (ORDER BY id)"
-        " - cnt AS BIGINT) AS off, cnt FROM kr_dict ORDER BY id)"
-        f" TO {_sql_str(str(tmp_tok))} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536)"
-    )
-    postings = con.execute(
+    dictionary = con.execute("SELECT tok, cnt FROM kr_dict ORDER BY id").fetchall()
+    post = con.execute(
         "SELECT CAST(p.rn AS UINTEGER) AS rn FROM kr_pairs p JOIN kr_dict d USING (tok)"
         " ORDER BY d.id, p.rn"
     ).fetchnumpy()["rn"]
-    with open(tmp_rows, "wb") as fh:
-        fh.write(postings.astype("<u4").tobytes())
     con.execute("DROP TABLE kr_pairs")
     con.execute("DROP TABLE kr_dict")
-    os.replace(tmp_tok, target)
-    os.replace(tmp_rows, rows)
+
+    hashes: list[int] = []
+    hash_tid: list[int] = []
+    ip4: list[tuple[int, int]] = []
+    ip6 = array("I")
+    post_off = array("Q", [0])
+    for tid, (tok, cnt) in enumerate(dictionary):
+        post_off.append(post_off[-1] + cnt)
+        hashes.append(key_hash("t", tok))
+        hash_tid.append(tid)
+        for sfx in suffixes(tok):
+            hashes.append(key_hash("s", sfx))
+            hash_tid.append(tid)
+        v4 = ip4_value(tok)
+        if v4 is not None:
+            ip4.append((v4, tid))
+        elif ":" in tok:
+            ip6.append(tid)
+    order = np.argsort(np.array(hashes, dtype=np.uint64), kind="stable")
+    ip4.sort()
+
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # two hunts may build at once
+    w = _Writer(tmp)
+    w.add("hash", np.array(hashes, dtype="<u8")[order].tobytes())
+    w.add("hash_tid", np.array(hash_tid, dtype="<u4")[order].tobytes())
+    w.add("ip4", _le(array("Q", [v for v, _ in ip4])))
+    w.add("ip4_tid", _le(array("I", [t for _, t in ip4])))
+    w.add("ip6_tid", _le(ip6))
+    tok_off = array("Q", [0])
+    w.add("tok", _blocks([t for t, _ in dictionary], tok_off))
+    w.add("tok_off", _le(tok_off))
+    w.add("post", post.astype("<u4").tobytes())
+    post_code = "I" if post_off[-1] < 1 << 32 else "Q"
+    w.add("post_off", _le(array(post_code, post_off)))
+    rows, ev_off = _write_rows(con, data_file, w)
+    w.add("ev_off", _le(ev_off))
+    raw = con.execute(
+        "SELECT sum(total_uncompressed_size) FROM parquet_metadata(?) WHERE path_in_schema = 'raw'",
+        [str(data_file)],
+    ).fetchone()
+    w.finish({"version": VERSION, "rows": rows, "block": BLOCK, "columns": list(HIT_COLUMNS),
+              "raw_bytes": int(raw[0] or 0) if raw else 0, "post_off": post_code})  # fmt: skip
+    os.replace(tmp, target)
 
 
-_U32 = "I" if array("I").itemsize == 4 else "L"
+def _blocks(items: Sequence[Any], offsets: array[int]) -> Iterator[bytes]:
+    """zlib blocks of BLOCK items, a JSON line each; `offsets` gets each block's end."""
+    for i in range(0, len(items), BLOCK):
+        text = "\n".join(json.dumps(x, separators=(",", ":")) for x in items[i : i + BLOCK])
+        packer = zlib.compressobj(6, zlib.DEFLATED, _WBITS, 9, zlib.Z_FIXED)
+        data = packer.compress(text.encode()) + packer.flush()
+        offsets.append(offsets[-1] + len(data))
+        yield data
 
 
-def postings(index_file: Path | str, runs: Sequence[tuple[int, int]]) -> list[list[int]]:
-    """The row numbers of each (off, cnt) run of an index's postings, in the order given."""
-    out = []
-    with open(rows_path(index_file), "rb") as fh:
-        for off, cnt in runs:
-            fh.seek(off * 4)
-            part = array(_U32, fh.read(cnt * 4))
-            if sys.byteorder != "little":
-                part.byteswap()
-            out.append(part.tolist())
-    return out
+def _write_rows(
+    con: duckdb.DuckDBPyConnection, data_file: Path, w: _Writer
+) -> tuple[int, array[int]]:
+    """The hit columns of every row, in row order, BLOCK rows per zlib block."""
+    src = f"read_parquet({_sql_str(str(data_file))}, file_row_number = true)"
+    present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+    cols = ", ".join(
+        ("epoch_us(time)" if c == "time" else c)
+        if c in present
+        else f"CAST(NULL AS {_COLUMN_TYPES.get(c, 'VARCHAR')})"
+        for c in HIT_COLUMNS
+    )
+    cur = con.execute(f"SELECT {cols} FROM {src} ORDER BY file_row_number")
+    ev_off = array("Q", [0])
+    count = 0
+
+    def blocks() -> Iterator[bytes]:
+        nonlocal count
+        rest: list[Any] = []  # a block never straddles two fetches
+        while batch := cur.fetchmany(FETCH_ROWS):
+            count += len(batch)
+            rest += batch
+            whole = len(rest) - len(rest) % BLOCK
+            yield from _blocks(rest[:whole], ev_off)
+            rest = rest[whole:]
+        yield from _blocks(rest, ev_off)
+
+    w.add("ev", blocks())
+    return count, ev_off
 
 
-def ensure(con: duckdb.DuckDBPyConnection, index_dir: Path, files: list[Path]) -> dict[str, Path]:
-    """Index path -> data file for every event file, building missing indexes."""
+class TokenIndex:
+    """One index file, read with seeks and binary searches (sections load on first use)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        with open(self.path, "rb") as fh:
+            self._mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        start, magic = struct.unpack_from("<Q4s", self._mm, len(self._mm) - 12)
+        if magic != _MAGIC:
+            raise ValueError(f"{self.path}: not a token index of version {VERSION}")
+        self.meta: dict[str, Any] = json.loads(self._mm[start : len(self._mm) - 12])
+        self._arrays: dict[str, Sequence[int]] = {}
+        self._views: list[memoryview] = []
+        self._block: tuple[str, int, list[bytes]] = ("", -1, [])
+
+    def close(self) -> None:
+        self._arrays.clear()
+        for view in self._views:
+            view.release()
+        self._mm.close()
+
+    def __enter__(self) -> TokenIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _array(self, name: str, code: Literal["I", "Q"]) -> Sequence[int]:
+        """A section as a sequence of integers: a view of the mapped file where byte order
+        allows (binary searches touch a few pages, not the whole section), else a copy."""
+        if name not in self._arrays:
+            start, length = self.meta["sections"][name]
+            if _LITTLE:
+                self._views.append(memoryview(self._mm)[start : start + length].cast(code))
+                self._arrays[name] = self._views[-1]
+            else:
+                values = array(code)
+                values.frombytes(self._mm[start : start + length])
+                values.byteswap()
+                self._arrays[name] = values
+        return self._arrays[name]
+
+    def _at(self, name: str, fmt: str, i: int) -> int:
+        start = self.meta["sections"][name][0]
+        value: int = struct.unpack_from(fmt, self._mm, start + i * struct.calcsize(fmt))[0]
+        return value
+
+    def _line(self, name: str, i: int) -> bytes:
+        """Item i of a section of zlib blocks (the last block read is kept)."""
+        size = int(self.meta["block"])
+        block = i // size
+        if self._block[:2] != (name, block):
+            start = self.meta["sections"][name][0]
+            off = f"{name}_off"
+            a, b = self._at(off, "<Q", block), self._at(off, "<Q", block + 1)
+            self._block = (
+                name,
+                block,
+                zlib.decompress(self._mm[start + a : start + b], _WBITS).split(b"\n"),
+            )
+        return self._block[2][i % size]
+
+    def token(self, tid: int) -> str:
+        text: str = json.loads(self._line("tok", tid))
+        return text
+
+    def _keyed(self, kind: str, texts: Sequence[str]) -> list[list[int]]:
+        """Candidate token ids of each text's key (thousands of lookups: one loop)."""
+        hashes, tids = self._array("hash", "Q"), self._array("hash_tid", "I")
+        n, out = len(hashes), []
+        for text in texts:
+            h = key_hash(kind, text)
+            i = bisect.bisect_left(hashes, h)
+            found = []
+            while i < n and hashes[i] == h:
+                found.append(tids[i])
+                i += 1
+            out.append(found)
+        return out
+
+    def exact(self, texts: Sequence[str]) -> list[list[int]]:
+        """For each text, the id of the token equal to it (one or none)."""
+        return [
+            [t for t in found if self.token(t) == text]
+            for text, found in zip(texts, self._keyed("t", texts), strict=True)
+        ]
+
+    def within_domain(self, domains: Sequence[str]) -> list[list[int]]:
+        """For each domain, the host and e-mail tokens that are it or lie under it."""
+        return [
+            sorted({t for t in found if domain in suffixes(self.token(t))})
+            for domain, found in zip(domains, self._keyed("s", domains), strict=True)
+        ]
+
+    def ip4_between(self, lo: int, hi: int) -> list[int]:
+        values, tids = self._array("ip4", "Q"), self._array("ip4_tid", "I")
+        return list(tids[bisect.bisect_left(values, lo) : bisect.bisect_right(values, hi)])
+
+    def ip6_values(self) -> list[tuple[int, int]]:
+        """(address as an integer, token id) of every token that is an IPv6 address."""
+        out = []
+        for tid in self._array("ip6_tid", "I"):
+            try:
+                out.append((int(ipaddress.IPv6Address(self.token(tid).split("%")[0])), tid))
+            except ValueError:
+                continue
+        return out
+
+    def rows(self, tid: int) -> array[int]:
+        """The row numbers holding token `tid`."""
+        fmt = "<Q" if self.meta.get("post_off") == "Q" else "<I"
+        a, b = self._at("post_off", fmt, tid), self._at("post_off", fmt, tid + 1)
+        start = self.meta["sections"]["post"][0]
+        values = array("I")
+        values.frombytes(self._mm[start + a * 4 : start + b * 4])
+        if not _LITTLE:
+            values.byteswap()
+        return values
+
+    def events(self, rows: Sequence[int]) -> dict[int, list[Any]]:
+        """The hit columns (HIT_COLUMNS order) of the given rows."""
+        return {rn: json.loads(self._line("ev", rn)) for rn in sorted(set(rows))}
+
+
+def ensure(
+    con: duckdb.DuckDBPyConnection | None, index_dir: Path, files: list[Path]
+) -> dict[str, Path]:
+    """Index path -> data file for every event file, building missing indexes (with `con`,
+    or a DuckDB connection of its own)."""
     index_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     out: dict[str, Path] = {}
-    for f in files:
-        target = index_path(index_dir, f)
-        if not rows_path(target).exists():
-            build(con, f, target)
-        out[str(target)] = f
+    own = None
+    try:
+        for f in files:
+            target = index_path(index_dir, f)
+            if not target.exists():
+                if con is None:
+                    import duckdb
+
+                    con = own = duckdb.connect()
+                    con.execute("SET enable_progress_bar = false")
+                build(con, f, target)
+            out[str(target)] = f
+    finally:
+        if own is not None:
+            own.close()
     # Indexes of files no longer in the store, or of an older index version, are dropped.
-    keep = {p.name for t in out for p in (Path(t), rows_path(t))}
+    keep = {Path(t).name for t in out}
     for p in index_dir.iterdir():
         if _INDEX_NAME.fullmatch(p.name) and p.name not in keep:
             p.unlink(missing_ok=True)
