@@ -114,7 +114,7 @@ def _command_campaign(ws: Path, tmp: Path) -> list[str]:
     code, _, err = cli(ws, "campaign", "run", "cmd-rotation", "--targets", str(targets),
                        "--no-progress")  # fmt: skip
     assert code == 0, err
-    new = [p.read_text().strip() for p in sink.iterdir()]
+    new = [p.read_text().strip() for p in sink.iterdir() if p.is_file()]
     assert len(new) == 2
     return [*old.values(), *new]
 
