@@ -31,6 +31,18 @@ _SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "timestamp[us, tz=UTC]": "
 # filters on them) only cost time there.
 _UNIQUE = ("raw", "origin")
 _REPEATING = [name for name in EVENT_SCHEMA.names if name not in _UNIQUE]
+# A dictionary pays only where few values repeat: on ids, names, IPs and user agents its
+# attempt (and its fallback once the page grows) cost ~15 % of the write for no smaller file
+# (zstd finds the repeats; 256 MiB of generated Okta lines: 28.0 MB without, 30.6 MB with).
+_FEW_VALUES = [
+    "source",
+    "event_type",
+    "category",
+    "outcome",
+    "actor_type",
+    "credential_kind",
+    "target_type",
+]
 
 
 def time_window(since: datetime | None, until: datetime | None) -> tuple[list[str], list[Any]]:
@@ -71,7 +83,7 @@ class EventStore:
                     EVENT_SCHEMA,
                     compression="zstd",
                     compression_level=1,
-                    use_dictionary=_REPEATING,
+                    use_dictionary=_FEW_VALUES,
                     write_statistics=_REPEATING,
                 ) as writer,
                 ThreadPoolExecutor(max_workers=1) as pool,
