@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from keyreaper.events import fastpath, linecheck
 from keyreaper.events.jsonsource import JsonSource
@@ -69,3 +70,33 @@ def test_unadopted_check_is_stopped_and_non_json_is_not_started(tmp_path: Path) 
     trail.write_text('{ "Records": [] }')
     linecheck.start(trail, MAX)
     assert not linecheck._started
+
+
+def _checked(path: Path, max_line: int) -> linecheck.Check:
+    check = linecheck.Check(flag_secrets=linecheck._secret_keys() is not None)
+    linecheck._check(path, max_line, check)
+    return check
+
+
+def test_line_faults_found_across_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With small read chunks: a blank line deep in the file, a line over the limit that
+    spans chunks, and a clean file whose line count and hash are exact."""
+    monkeypatch.setattr(linecheck, "CHUNK", 1 << 12)
+    lines = gen.ndjson([gen.okta(T0 + timedelta(seconds=i)) for i in range(200)]).splitlines(True)
+    clean = tmp_path / "clean.ndjson"
+    clean.write_bytes(b"".join(lines))
+    check = _checked(clean, 1 << 13)
+    assert (check.problem, check.lines) == ("", 200)
+    assert check.sha256 == hashlib.sha256(clean.read_bytes()).hexdigest()
+    blank = tmp_path / "blank.ndjson"
+    blank.write_bytes(b"".join(lines[:150]) + b"\n" + b"".join(lines[150:]))
+    assert "does not start" in _checked(blank, 1 << 13).problem
+    indented = tmp_path / "indented.ndjson"
+    indented.write_bytes(b"".join(lines[:120]) + b" " + b"".join(lines[120:]))
+    assert "does not start" in _checked(indented, 1 << 13).problem
+    long = tmp_path / "long.ndjson"
+    huge = b'{"eventType":"x","pad":"' + b"a" * (3 << 12) + b'"}\n'
+    long.write_bytes(b"".join(lines[:100]) + huge + b"".join(lines[100:]))
+    assert _checked(long, 1 << 13).problem == "over-long line"
+    assert _checked(long, 1 << 10).problem == "over-long line"  # limit below the chunk
+    assert _checked(long, 1 << 15).problem == ""

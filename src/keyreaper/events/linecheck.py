@@ -30,9 +30,14 @@ except ImportError:  # pragma: no cover
     _hs = None
 
 CHUNK = 1 << 22
+_NOT_AN_OBJECT = "a line that does not start with '{'"
 # Any key ending in a secret word, then '"', blanks and ':' — every line redact.json_text would
 # change holds this (JSON allows no other blank between a key and its colon).
 _SECRET_KEY = rb"(?:" + redact.WORDS.encode() + rb')"[\s\x1c-\x1f]*:'
+# A line that does not start with '{' (a blank one included), found in the same pass so the
+# loop below need not locate every newline.
+_BAD_START = rb"\n[^{]"
+_SECRET_ID, _BAD_START_ID = 0, 1
 _secret_db: Any = None
 
 
@@ -41,7 +46,11 @@ def _secret_keys() -> Any:
     global _secret_db
     if _hs is not None and _secret_db is None:
         db = _hs.Database(mode=_hs.HS_MODE_STREAM)
-        db.compile(expressions=[_SECRET_KEY], ids=[0], flags=[_hs.HS_FLAG_CASELESS])
+        db.compile(
+            expressions=[_SECRET_KEY, _BAD_START],
+            ids=[_SECRET_ID, _BAD_START_ID],
+            flags=[_hs.HS_FLAG_CASELESS, _hs.HS_FLAG_SINGLEMATCH],
+        )
         _secret_db = db
     return _secret_db
 
@@ -94,8 +103,11 @@ def _check(path: Path, max_line: int, result: Check) -> None:
     digest = hashlib.sha256()
     hits: list[int] = []  # end offsets of secret-key matches in the decompressed stream
 
-    def on_match(_id: int, _start: int, end: int, _flags: int, _context: object) -> None:
-        hits.append(end)
+    def on_match(pattern: int, _start: int, end: int, _flags: int, _context: object) -> None:
+        if pattern == _SECRET_ID:
+            hits.append(end)
+        else:
+            result.fail(_NOT_AN_OBJECT)
 
     secrets = _secret_keys() if result.flag_secrets else None
     stream = secrets.stream(match_event_handler=on_match) if secrets is not None else None
@@ -126,15 +138,28 @@ def _check(path: Path, max_line: int, result: Check) -> None:
                         result.fail("invalid UTF-8")
                 pending = pending + data if cut == 0 else data[cut:]
                 arr = numpy.frombuffer(data, dtype=numpy.uint8)
-                ends = numpy.flatnonzero(arr == 10)
                 if at_line_start and data[:1] != b"{":
-                    result.fail("a line that does not start with '{'")
-                if len(ends):
-                    starts = ends[:-1] + 1 if ends[-1] == len(data) - 1 else ends + 1
-                    if len(starts) and not bool((arr[starts] == 123).all()):
-                        result.fail("a line that does not start with '{'")
-                    longest = max(int(ends[0]) + carry, int(numpy.diff(ends).max(initial=0)))
-                    carry = len(data) - int(ends[-1]) - 1
+                    result.fail(_NOT_AN_OBJECT)
+                ends = None  # newline offsets, found only when needed
+                if scanner is not None and len(data) <= max_line:
+                    # Hyperscan reports bad line starts, and no line inside the chunk can
+                    # exceed the limit: only the newline count and the first and last
+                    # newline matter (a count costs less than locating every newline).
+                    count = int(numpy.count_nonzero(arr == 10))
+                    first = data.find(b"\n")
+                else:
+                    ends = numpy.flatnonzero(arr == 10)
+                    count = len(ends)
+                    first = int(ends[0]) if count else -1
+                    if count:
+                        starts = ends[:-1] + 1 if ends[-1] == len(data) - 1 else ends + 1
+                        if len(starts) and not bool((arr[starts] == 123).all()):
+                            result.fail(_NOT_AN_OBJECT)
+                if count:
+                    longest = first + carry
+                    if ends is not None:
+                        longest = max(longest, int(numpy.diff(ends).max(initial=0)))
+                    carry = len(data) - cut
                     at_line_start = carry == 0
                 else:
                     carry += len(data)
@@ -148,12 +173,14 @@ def _check(path: Path, max_line: int, result: Check) -> None:
                 if scanner is not None:
                     scanner.scan(data)
                     if hits:  # a match's last byte lies in this chunk: count lines before it
+                        if ends is None:
+                            ends = numpy.flatnonzero(arr == 10)
                         last = numpy.array(hits, dtype=numpy.int64) - 1 - base
                         before = numpy.searchsorted(ends, last)
                         flagged = sorted({result.lines + 1 + int(n) for n in before})
                         hits.clear()
                 base += len(data)
-                result.advance(len(ends), flagged)
+                result.advance(count, flagged)
                 if result.progress is not None:
                     result.progress(result.bytes_read, result.lines)
             if inflate is not None and not inflate.eof:
