@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from keyreaper.events import fastpath
+from keyreaper.events import fastpath, linecheck
 from keyreaper.events.jsonsource import JsonSource
 from keyreaper.events.reader import open_log
 from keyreaper.events.schema import EVENT_SCHEMA
@@ -190,7 +190,7 @@ def test_secret_keys_redacted_like_the_exact_path(
     elif fastpath._secret_keys() is None:
         pytest.skip("hyperscan not installed")
     chunk = 1 << 16
-    monkeypatch.setattr(fastpath, "CHUNK", chunk)
+    monkeypatch.setattr(linecheck, "CHUNK", chunk)  # the checking pass reads in chunks
     source = all_sources()["okta"]
     assert isinstance(source, JsonSource)
     canary = "kr-canary-5e9a"

@@ -5,25 +5,21 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
 
 from keyreaper.cli.context import err, out, workspace
 from keyreaper.cli.output import choose, emit
 from keyreaper.errors import InputError, Location
-from keyreaper.events import fieldmap
-from keyreaper.events.ingest import Ingest, Summary, expand
-from keyreaper.events.sources import all_sources
-from keyreaper.events.store import EventStore
-from keyreaper.usage.coverage import coverage
+from keyreaper.events import linecheck
+
+if TYPE_CHECKING:
+    from keyreaper.events.ingest import Summary
+
+# DuckDB, pyarrow and the sources are imported inside the commands: `logs ingest` first
+# starts checking its first file (linecheck.start), which then runs on the idle core while
+# the interpreter spends most of a second importing them.
 
 SHOW_REJECTS = 20
 
@@ -65,6 +61,22 @@ def ingest_cmd(
     as_json: bool = typer.Option(False, "--json", help="JSON summary per file."),
 ) -> int:
     """Ingest log files into the event store (streaming; the same file twice adds nothing)."""
+    first = next((p for p in paths if p.is_file()), None)
+    if first is not None:
+        linecheck.start(first, max_line)
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TransferSpeedColumn,
+    )
+
+    from keyreaper.events import fieldmap
+    from keyreaper.events.ingest import Ingest, expand
+    from keyreaper.events.store import EventStore
+
     ws = workspace(ctx)
     for path in paths:
         if not path.exists():
@@ -145,6 +157,9 @@ def sources_cmd(
     as_json: bool = typer.Option(False, "--json", help="JSON output."),
 ) -> None:
     """Per source: time range covered, events per event type, and gap days."""
+    from keyreaper.events.store import EventStore
+    from keyreaper.usage.coverage import coverage
+
     ws = workspace(ctx)
     rows = [
         {
@@ -185,6 +200,9 @@ def formats_cmd(
     maps: list[Path] = typer.Option([], "--map", help="Also list these TOML field maps."),
 ) -> None:
     """The log formats keyreaper reads (names for --format), in detection order."""
+    from keyreaper.events import fieldmap
+    from keyreaper.events.sources import all_sources
+
     sources = all_sources([fieldmap.load(m) for m in maps])
     rows = [
         {

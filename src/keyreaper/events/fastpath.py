@@ -15,170 +15,24 @@ which costs as much as the JSON extraction itself.
 
 from __future__ import annotations
 
-import contextlib
-import gzip
-import hashlib
 import threading
-import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import numpy
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from keyreaper.events import records, redact
+from keyreaper.events import linecheck, records, redact
+from keyreaper.events.linecheck import CHUNK, Check, FastPathFailed, _check, _secret_keys
 from keyreaper.events.schema import COLUMNS, EVENT_SCHEMA
 
-_hs: Any
-try:  # an optional extra (scan, hunt): without it DuckDB runs the redaction test
-    import hyperscan as _hs
-except ImportError:  # pragma: no cover
-    _hs = None
+__all__ = ["CHUNK", "Check", "FastPathFailed", "Plan", "_secret_keys", "plan", "run"]
 
-CHUNK = 1 << 22
 BATCH = 128 * 1024
 MEMORY_LIMIT = "1GB"  # DuckDB spills beyond this; keeps ingest within its memory promise
-# Any key ending in a secret word, then '"', blanks and ':' — every line redact.json_text would
-# change holds this (JSON allows no other blank between a key and its colon).
-_SECRET_KEY = rb"(?:" + redact.WORDS.encode() + rb')"[\s\x1c-\x1f]*:'
-_secret_db: Any = None
-
-
-def _secret_keys() -> Any:
-    """The compiled Hyperscan stream database for _SECRET_KEY (built once), or None."""
-    global _secret_db
-    if _hs is not None and _secret_db is None:
-        db = _hs.Database(mode=_hs.HS_MODE_STREAM)
-        db.compile(expressions=[_SECRET_KEY], ids=[0], flags=[_hs.HS_FLAG_CASELESS])
-        _secret_db = db
-    return _secret_db
-
-
-class FastPathFailed(Exception):
-    """This file needs the exact path (its reason is for the debug log only)."""
-
-
-@dataclass
-class Check:
-    """What the checking thread learned about the file."""
-
-    sha256: str = ""
-    bytes_read: int = 0
-    lines: int = 0
-    problem: str = ""
-    error: BaseException | None = None
-    abort: Callable[[], None] | None = None  # stops DuckDB once the file is known bad
-    progress: Callable[[int, int], None] | None = None  # (bytes, lines) so far
-    flag_secrets: bool = False  # find the lines that may hold a secret-named key
-    flagged: list[int] = field(default_factory=list)  # their line numbers, ascending
-    covered: threading.Condition = field(default_factory=threading.Condition)
-    done: bool = False
-
-    def fail(self, problem: str) -> None:
-        if not self.problem:
-            self.problem = problem
-            if self.abort is not None:
-                self.abort()
-
-    def advance(self, lines: int, flagged: list[int], finished: bool = False) -> None:
-        with self.covered:
-            self.flagged.extend(flagged)
-            self.lines += lines
-            self.done = self.done or finished
-            self.covered.notify_all()
-
-    def wait(self, lines: int) -> None:
-        """Block until the first `lines` lines are checked (or checking stopped)."""
-        with self.covered:
-            self.covered.wait_for(lambda: self.done or self.lines >= lines)
-
-
-def _check(path: Path, max_line: int, result: Check) -> None:
-    """Hash the file; find what would make record numbers differ from line numbers (a line
-    not starting with '{'), lines over the limit, invalid UTF-8 and gzip truncation; and,
-    when asked, the lines that may hold a secret-named key."""
-    digest = hashlib.sha256()
-    hits: list[int] = []  # end offsets of secret-key matches in the decompressed stream
-
-    def on_match(_id: int, _start: int, end: int, _flags: int, _context: object) -> None:
-        hits.append(end)
-
-    secrets = _secret_keys() if result.flag_secrets else None
-    stream = secrets.stream(match_event_handler=on_match) if secrets is not None else None
-    try:
-        with (
-            open(path, "rb") as raw,
-            stream if stream is not None else contextlib.nullcontext() as scanner,
-        ):
-            gz = raw.read(2) == b"\x1f\x8b"
-            raw.seek(0)
-            inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if gz else None
-            carry = 0  # length of the unfinished line from earlier chunks
-            at_line_start = True
-            pending = b""  # bytes after the last newline, not yet checked as UTF-8
-            base = 0  # stream offset of `data`
-            while chunk := raw.read(CHUNK):
-                digest.update(chunk)
-                result.bytes_read += len(chunk)
-                data = inflate.decompress(chunk) if inflate else chunk
-                if not data:
-                    continue
-                # A chunk may cut a character in two: check whole lines only.
-                cut = data.rfind(b"\n") + 1
-                if not (pending.isascii() and data.isascii()):
-                    try:
-                        (pending + data[:cut]).decode()
-                    except UnicodeDecodeError:
-                        result.fail("invalid UTF-8")
-                pending = pending + data if cut == 0 else data[cut:]
-                arr = numpy.frombuffer(data, dtype=numpy.uint8)
-                ends = numpy.flatnonzero(arr == 10)
-                if at_line_start and data[:1] != b"{":
-                    result.fail("a line that does not start with '{'")
-                if len(ends):
-                    starts = ends[:-1] + 1 if ends[-1] == len(data) - 1 else ends + 1
-                    if len(starts) and not bool((arr[starts] == 123).all()):
-                        result.fail("a line that does not start with '{'")
-                    longest = max(int(ends[0]) + carry, int(numpy.diff(ends).max(initial=0)))
-                    carry = len(data) - int(ends[-1]) - 1
-                    at_line_start = carry == 0
-                else:
-                    carry += len(data)
-                    longest = carry
-                    at_line_start = False
-                if longest > max_line:
-                    result.fail("over-long line")
-                if result.problem:
-                    return
-                flagged: list[int] = []
-                if scanner is not None:
-                    scanner.scan(data)
-                    if hits:  # a match's last byte lies in this chunk: count lines before it
-                        last = numpy.array(hits, dtype=numpy.int64) - 1 - base
-                        before = numpy.searchsorted(ends, last)
-                        flagged = sorted({result.lines + 1 + int(n) for n in before})
-                        hits.clear()
-                base += len(data)
-                result.advance(len(ends), flagged)
-                if result.progress is not None:
-                    result.progress(result.bytes_read, result.lines)
-            if inflate is not None and not inflate.eof:
-                result.fail("truncated gzip")
-            if carry:
-                result.advance(1, [])  # a last line without a newline
-                try:
-                    pending.decode()
-                except UnicodeDecodeError:
-                    result.fail("invalid UTF-8")
-    except (OSError, zlib.error, gzip.BadGzipFile) as exc:
-        result.error = exc
-    finally:
-        result.sha256 = digest.hexdigest()
-        result.advance(0, [], finished=True)
 
 
 def json_path(dotted: str) -> str:
@@ -304,7 +158,10 @@ def run(
     order), numbering lines as they come, while the checking thread hashes the file and
     reports progress (bytes, lines). After the iterator ends, `Check` holds the hash.
     Raises FastPathFailed, possibly mid-stream, when the file needs the exact path."""
-    check = Check(progress=progress, flag_secrets=not sql.redacts)
+    # `keyreaper logs ingest` may have begun checking this file already (linecheck.start).
+    early = linecheck.take(path, max_line, not sql.redacts)
+    check = early.check if early else Check(flag_secrets=not sql.redacts)
+    check.progress = progress
     origin_index = EVENT_SCHEMA.get_field_index("origin")
     raw_index = EVENT_SCHEMA.get_field_index("raw")
     seen = 0  # check.flagged[:seen] are lines of earlier batches
@@ -329,13 +186,19 @@ def run(
     def batches() -> Iterator[pa.RecordBatch]:
         con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT})
         check.abort = con.interrupt
-        thread = threading.Thread(target=_check, args=(path, max_line, check), daemon=True)
+        if early:
+            thread = early.thread
+        else:
+            thread = threading.Thread(target=_check, args=(path, max_line, check), daemon=True)
         rows = 0
         try:
+            if check.problem:  # found before DuckDB was asked
+                raise FastPathFailed(check.problem)
             con.execute("SET TimeZone = 'UTC'")
             con.execute("SET enable_progress_bar = false")  # it would write into our stdout
             con.execute("SET preserve_insertion_order = true")  # line numbers follow order
-            thread.start()
+            if not early:
+                thread.start()
             for batch in con.sql(sql.select).to_arrow_reader(BATCH):
                 if check.problem:
                     raise FastPathFailed(check.problem)

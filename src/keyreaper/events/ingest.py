@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from keyreaper.events import fastpath
+from keyreaper.events import fastpath, linecheck
 from keyreaper.events.reader import DEFAULT_MAX_LINE, TruncatedInput, head, open_log
 from keyreaper.events.sources import all_sources, detect, named
 from keyreaper.events.store import EventStore
@@ -109,6 +109,12 @@ class Ingest:
         return bool(rows)
 
     def one(self, path: Path) -> FileResult:
+        try:
+            return self._one(path)
+        finally:
+            linecheck.drop(path, self.max_line)  # a check begun early that nothing adopted
+
+    def _one(self, path: Path) -> FileResult:
         result = FileResult(str(path))
         try:
             st = path.stat()

@@ -13,8 +13,8 @@ Failed attempts (outcome = failure) do not count as use.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 import pyarrow as pa
@@ -30,12 +30,11 @@ class Link(NamedTuple):  # a tuple: 100,000 of them are made per run
     via: str  # credential, session or actor
 
 
-@dataclass(frozen=True)
-class Use:
+class Use(NamedTuple):  # a tuple: built 100,000 at a time from result columns
     credential: str
     first: datetime | None  # in the window
     last: datetime | None
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count, on purpose
     ips: tuple[str, ...]  # the last use's, and those of the recent days (up to CAP, sorted)
     ip_count: int
     asns: tuple[int, ...]
@@ -84,7 +83,7 @@ def links_for(
 
 _BRANCH = """
 SELECT l.cidx, e.time, e.src_ip, e.src_asn, e.user_agent, e.origin, e.source
-FROM events e JOIN links l ON e.{column} = l.identifier AND l.via = '{via}'
+FROM {{events}} e JOIN links l ON e.{column} = l.identifier AND l.via = '{via}'
 WHERE e.outcome IS DISTINCT FROM 'failure' AND e.time >= $lo AND e.time <= $hi
 """
 
@@ -120,7 +119,8 @@ SEMI JOIN candidates c ON m.cidx = c.cidx AND hash(m.src_ip) = c.ip
 
 # The last use's evidence, IP, ASN and user agent. Only events from the earliest last use on
 # are read (row groups before it are skipped by their time statistics), and only those at a
-# credential's last-use time are aggregated.
+# credential's last-use time are aggregated: events are first kept by time alone (an integer
+# semi join, see _AT_LAST) before the costlier join to the links by identifier.
 _LAST_SQL = """
 WITH m AS ({branches})
 SELECT cidx, arg_max({{'source': source, 'origin': origin, 'ip': src_ip, 'asn': src_asn,
@@ -157,7 +157,7 @@ nk AS (SELECT * FROM nh ANTI JOIN seen ON nh.cidx = seen.cidx AND nh.hash = seen
 ri AS (SELECT cidx, unnest(ips, recursive := true) FROM r),
 nn AS (SELECT ri.cidx, list(ri.ip ORDER BY ri.ip) AS names FROM ri
        SEMI JOIN nk ON ri.cidx = nk.cidx AND ri.hash = nk.hash GROUP BY ri.cidx)
-SELECT cidx, epoch_us(w.first), epoch_us(w.last), coalesce(w.n, 0),
+SELECT cidx, epoch_us(w.first), epoch_us(w.last), CAST(coalesce(w.n, 0) AS BIGINT),
        nullif(list_sort(list_distinct(list_concat(list_transform(r.ips, lambda x: x.ip),
                                                   [d.ev.ip])))[1:{cap}], []),
        coalesce(w.n_ips, 0),
@@ -169,6 +169,7 @@ SELECT cidx, epoch_us(w.first), epoch_us(w.last), coalesce(w.n, 0),
 FROM w FULL JOIN b USING (cidx) LEFT JOIN r USING (cidx) LEFT JOIN d USING (cidx)
 LEFT JOIN nn USING (cidx) LEFT JOIN na USING (cidx)
 """
+_AT_LAST = "(SELECT * FROM events SEMI JOIN (SELECT DISTINCT last AS time FROM w) USING (time))"
 CAP = 50  # IPs and user agents listed per attestation
 EPOCH = datetime(1, 1, 2, tzinfo=UTC)
 TICK = timedelta(microseconds=1)  # the store's time resolution
@@ -207,10 +208,15 @@ def last_use(
     recent = max(recent, since)
     con = store.connect()
     try:
+        con.execute("SET preserve_insertion_order = false")  # every step aggregates
         con.register("links", table)
 
-        def keep(name: str, sql: str, lo: datetime, hi: datetime, **params: Any) -> None:
-            query = f"CREATE TEMP TABLE {name} AS " + sql.format(branches=union)
+        def keep(
+            name: str, sql: str, lo: datetime, hi: datetime, events: str = "events", **params: Any
+        ) -> None:
+            query = f"CREATE TEMP TABLE {name} AS " + sql.format(
+                branches=union.format(events=events)
+            )
             con.execute(query, {"lo": lo, "hi": hi, **params})
 
         def scalar(sql: str) -> Any:
@@ -228,40 +234,68 @@ def last_use(
         else:
             con.execute("CREATE TEMP TABLE seen AS SELECT cidx, ip FROM candidates")
         floor = scalar("SELECT min(last) FROM w") or until
-        keep("d", _LAST_SQL, floor, until)
+        keep("d", _LAST_SQL, floor, until, events=_AT_LAST)
         keep("r", _RECENT_SQL, recent, until)
         if scalar("SELECT count(*) FROM r WHERE len(asns) > 0"):
             keep("na", _NEW_ASN_SQL, EPOCH, until, recent=recent)
         else:
             con.execute("CREATE TEMP TABLE na AS SELECT cidx, asns AS v FROM r WHERE false")
-        rows = con.execute(_RESULT_SQL.format(cap=CAP)).fetchall()
+        result = con.sql(_RESULT_SQL.format(cap=CAP)).to_arrow_table()
     finally:
         con.close()
-    out: dict[str, Use] = {}
-    for cidx, first, last, n, ips, n_ips, asns, agents, origin, source, *rest in rows:
-        last_ever, first_ever, new_ips, new_asns = rest
-        cred = creds[cidx]
-        out[cred] = Use(
-            cred,
-            _time(first),
-            _time(last),
-            int(n),
-            tuple(ips) if ips else (),
-            int(n_ips),
-            tuple(asns) if asns else (),
-            tuple(agents) if agents else (),
-            origin,
-            source,
-            _time(last_ever),
-            _time(first_ever),
-            tuple(new_ips) if new_ips else (),
-            tuple(new_asns) if new_asns else (),
-        )
+    return _uses(result, creds)
+
+
+def _uses(result: pa.Table, creds: list[str]) -> dict[str, Use]:
+    """Use tuples from the result columns, converted a column at a time (Arrow and numpy do
+    the per-value work in C; a row-by-row fetch costs several times more at 100,000 rows)."""
+    cols = [c.combine_chunks() for c in result.columns]
+    names = [creds[i] for i in cols[0].to_numpy().tolist()]
+    first, last = _times(cols[1]), _times(cols[2])
+    # The use up to the window end is nearly always the window's own: reuse those objects.
+    last_ever = _times(cols[10], cols[2], last)
+    first_ever = _times(cols[11], cols[1], first)
+    columns = [
+        names,
+        first,
+        last,
+        cols[3].to_numpy().astype("int64").tolist(),
+        _tuples(cols[4]),
+        cols[5].to_numpy().tolist(),
+        _tuples(cols[6]),
+        _tuples(cols[7]),
+        cols[8].to_pylist(),
+        cols[9].to_pylist(),
+        last_ever,
+        first_ever,
+        _tuples(cols[12]),
+        _tuples(cols[13]),
+    ]
+    return dict(zip(names, map(Use._make, zip(*columns, strict=True)), strict=True))
+
+
+def _times(
+    micros: pa.Array, same: pa.Array | None = None, made: list[datetime | None] | None = None
+) -> list[datetime | None]:
+    """Epoch microseconds -> UTC datetimes (None for NULL); where `micros` equals `same`
+    everywhere, the datetimes already `made` from it are returned."""
+    if same is not None and made is not None and micros.equals(same):
+        return made
+    naive = micros.fill_null(0).to_numpy().astype("datetime64[us]").tolist()
+    if not micros.null_count:
+        return [d.replace(tzinfo=UTC) for d in naive]
+    valid = micros.is_valid().to_numpy(zero_copy_only=False).tolist()
+    return [d.replace(tzinfo=UTC) if v else None for d, v in zip(naive, valid, strict=True)]
+
+
+def _tuples(lists: pa.Array) -> list[tuple[Any, ...]]:
+    """A list column -> one tuple per row (NULL -> ())."""
+    if lists.null_count == len(lists):
+        return [()] * len(lists)
+    values = lists.values.to_pylist()  # offsets index the whole child array
+    offsets = lists.offsets.to_numpy().tolist()
+    out = [tuple(values[a:b]) if b > a else () for a, b in pairwise(offsets)]
+    if lists.null_count:  # a NULL entry may still span values
+        valid = lists.is_valid().to_numpy(zero_copy_only=False).tolist()
+        out = [t if v else () for t, v in zip(out, valid, strict=True)]
     return out
-
-
-_UNIX = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _time(micros: int | None) -> datetime | None:
-    return None if micros is None else _UNIX + timedelta(microseconds=micros)
