@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
 import base64
 import json
 import quopri
 import urllib.parse
+
+import pytest
 
 from keyreaper.scan.engine import Engine
 from tests.scan.conftest import aws_pair, github_token
