@@ -180,7 +180,7 @@ def _url_lines(part: bytes) -> bytes:
 
 _ASSIGNMENT = re.compile(rb"[ \t]*(?:export[ \t]+)?[A-Za-z_][A-Za-z0-9_.-]{0,60}[ \t]*(?:=|:[ \t])")
 # A JSON string value (after its key's colon), escapes and all.
-_JSON_VALUE = re.compile(rb'(:[ \t]*")((?:[^"\\\n]|\\.){1,65536})(")')
+_JSON_VALUE = re.compile(rb'(:[ \t]*")((?:[^"\\\n]|\\.){1,65536}+)(")')
 
 
 def _json_unescape(raw: bytes) -> bytes:
