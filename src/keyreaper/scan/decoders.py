@@ -26,12 +26,15 @@ TRIGGERS: list[tuple[str, bytes]] = [
     ("base64", rb"[A-Za-z0-9+/]{28,}(?:={1,2}|[^A-Za-z0-9+/=]|\Z)"),
     ("url", rb"%(?:2[0-9A-F]|3[A-F]|40|5[BCD]|0[AD]|7[BD])"),
     # escaped JSON inside JSON: an escaped key followed by a colon, or \u00XX / \/ escapes;
-    # a JSON string value holding a \n or \" escape, or itself a KEY=value / key: value line
+    # a key line after an escaped newline, an escaped quote opening a secret-named key's value
+    # (`password=\\"...`; not every `=\\"`: botocore's docs are full of href=\\")
     (
         "json",
         rb"\\u00[0-9A-F]{2}|\\/|\\\"[A-Za-z0-9_.-]{1,40}\\\"[ \t]*:"
-        rb"|\":[ \t]*\"[^\"\\\n]{0,200}\\[nr\"]"
-        rb"|\":[ \t]*\"[ \t]*(?:export[ \t]+)?[A-Za-z_][A-Za-z0-9_.-]{0,60}[ \t]*(?:=|:[ \t])",
+        rb"|\\n[ \t-]*[A-Za-z_][A-Za-z0-9_.]{0,60}[ \t]*(?:=|-|:[ \t\\])"
+        rb"|(?:pass|secret|token|key|pwd)[A-Za-z0-9_]{0,30}[ \t]*[=:][ \t]*\\\"",
+        # (a JSON value that is itself a KEY=value line is not a trigger: `":` starts every
+        # value, and Hyperscan spent a third more time on botocore's JSON with it)
     ),
     ("quoted-printable", rb"content-transfer-encoding:[ \t]*quoted-printable"),
 ]
