@@ -123,6 +123,7 @@ def main() -> None:
     out = WORK / "reports"
     out.mkdir(parents=True, exist_ok=True)
     fast, slow_runners = runners(tree, labels, out, slow)
+    load_before = os.getloadavg()[0]
     timings: list[Timing] = alternate(fast, rounds=rounds)
     if slow_runners:
         timings += alternate(slow_runners, rounds=1)
@@ -140,7 +141,8 @@ def main() -> None:
             "The planted formats are keyreaper's own rule families, so peers are not expected to know "
             f"all of them. Fast contestants ran {rounds} alternating rounds, the slow ones 1. "
             "Speed column: keyreaper median / contestant median (above 1 = faster than keyreaper). "
-            "The machine was shared with other jobs (load average 8-10 on 2 cores)."
+            f"Load average (1 min) on the 2 cores: {load_before:.1f} before the run, "
+            f"{os.getloadavg()[0]:.1f} after it."
         ),
     )
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -47,8 +48,10 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def run_once(r: Runner) -> tuple[float, float]:
-    """Wall seconds and peak PSS (MB) of the whole process tree."""
+def run_once(r: Runner) -> tuple[float, float, float]:
+    """Wall seconds, peak PSS (MB) of the whole process tree, and its CPU seconds (user + sys
+    of every descendant reaped: less sensitive to the neighbours than wall time)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(
         list(r.argv), env={**os.environ, **r.env}, cwd=r.cwd,
@@ -64,7 +67,9 @@ def run_once(r: Runner) -> tuple[float, float]:
     if proc.returncode not in (0, 1, 200):  # Kingfisher exits 200 when it finds something
         sys.stderr.write(err[-2000:])
         raise RuntimeError(f"{r.name} exited {proc.returncode}")
-    return wall, peak / 2**20
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, peak / 2**20, cpu
 
 
 def count(path: Path) -> str:
@@ -107,14 +112,15 @@ def main() -> None:
     ).stdout.strip()  # fmt: skip
     contestants = runners(repo, out)
     timings = {r.name: Timing(r.name, [], []) for r, _ in contestants}
+    load_before = os.getloadavg()[0]
     for _ in range(rounds):
         for r, report_file in contestants:
             report_file.unlink(missing_ok=True)
-            wall, rss = run_once(r)
+            wall, rss, cpu = run_once(r)
             t = timings[r.name]
             t.seconds.append(wall)
             t.peak_rss_mb.append(rss)
-            t.note = count(report_file)
+            t.note = f"{count(report_file)}, {cpu:.0f} s CPU"
             print(f"{r.name}: {wall:.1f} s, {rss:.0f} MB, {t.note}", flush=True)
     report(
         f"Secret scan of a git history: {repo.name} ({commits} commits, all refs)",
@@ -124,7 +130,9 @@ def main() -> None:
         notes=(
             f"{rounds} alternating round(s). The RSS column is the peak PSS of the whole process "
             "tree (keyreaper's parent, forked workers and git log/cat-file children; gitleaks' "
-            "git log -p child), sampled every 0.1 s. Speed: keyreaper median / contestant median."
+            "git log -p child), sampled every 0.1 s. Speed: keyreaper median / contestant median. "
+            f"Load average (1 min) on the 2 cores: {load_before:.1f} before the run, "
+            f"{os.getloadavg()[0]:.1f} after it."
         ),
     )
 

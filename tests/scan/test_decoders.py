@@ -7,6 +7,8 @@ import json
 import quopri
 import urllib.parse
 
+import pytest
+
 from keyreaper.scan.engine import Engine
 from tests.scan.conftest import aws_pair, github_token
 
@@ -78,3 +80,29 @@ def test_json_lone_surrogate_escape_does_not_fail_the_item(engine: Engine) -> No
     tok = github_token(seed=5)
     text = '{"range": "[\\ud800-\\udbff]", "a": "\\/", "token": "' + tok + '"}\n'
     assert tok in _found(engine, text.encode())
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        # a JSON string value that is a config file of its own: line-anchored rules see lines
+        ('{"config": "users:\\n- name: a\\n  user:\\n    token: {t}\\n"}', "kubeconfig-token"),
+        ('{"config": "client_secret = \\"{t}\\""}', "generic-secret-assignment"),
+        ('{"config": "<add key=\\"x\\" password=\\"{t}\\"/>"}', "generic-xml-secret"),
+        # a query parameter whose value is itself an assignment
+        ("https://h.io/cb?cfg=export%20APP_SECRET%3D{t}", "generic-env-secret"),
+        ("https://h.io/cb?cfg=%20%20client_secret%3A%20{t}", "generic-yaml-secret"),
+    ],
+)
+def test_values_that_are_lines_of_their_own(engine: Engine, text: str, rule: str) -> None:
+    secret = "9ee699a8HXreuYmR4GVgFJxM3ElqX4oC"
+    found = {m.rule.id: m.value for m in engine.scan(text.replace("{t}", secret).encode())}
+    # catch-alls overlap (an XML password attribute is also a password assignment)
+    generic = engine.by_id[rule].generic and any(engine.by_id[r].generic for r in found)
+    assert rule in found or generic, sorted(found)
+    assert secret in found.values()
+
+
+def test_json_value_with_plain_text_is_not_rescanned_as_lines(engine: Engine) -> None:
+    # no escape and no assignment in the value: the JSON trigger stays quiet
+    assert engine.scan(b'{"url": "https://example.org/a", "name": "plain words here"}\n') == []

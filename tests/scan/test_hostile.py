@@ -60,6 +60,9 @@ def test_decoders_on_adversarial_input(engine: Engine) -> None:
         b"QUJD" * (MB // 4),
         (b"%41" * 300 + b" ") * (MB // 901),
         (b'\\"a' * 200 + b"\n") * (MB // 801),
+        # JSON string values that each trigger the line view (values as lines of their own)
+        (b'{"k": "x\\n", "j": "A=1 ' + b'\\"' * 2000 + b'"}\n') * (MB // 4030),
+        b'": "' + b"a" * (MB - 4),  # one value that never closes
         b"Content-Transfer-Encoding: quoted-printable\n" + b"=41=\n" * (MB // 6),
     ]
     for data in shapes:

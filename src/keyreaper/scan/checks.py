@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import math
 import re
@@ -24,8 +25,16 @@ KNOWN_EXAMPLES = frozenset(
         "aWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
     }
 )
+# Published test keys, by SHA-256 of the canonical value (the keys themselves stay out of the
+# repository): every install of these packages carries the same key, so it guards nothing.
+KNOWN_TEST_KEYS = {
+    # moto's HTTPS-intercept proxy CA and leaf keys (moto/moto_proxy/ca.key, cert.key)
+    "0e93e5f13a4d24273abe31dba6527e3a617ab559288b02a0891b79227d657723": "moto proxy CA key",
+    "3b1b6fc21837e17ffc935f12cb160332353b67d72e4ff1c783d0505f1ae12fa9": "moto proxy cert key",
+}
+# A value ending in an ellipsis was cut short by whoever wrote it down: an illustration.
 _PLACEHOLDER_RE = re.compile(
-    r"x{5}|\*{4}|\.{4}|\$\{|\{\{|%\(|<[a-z_ -]{2,40}>|example|changeme|change_me|change-me|"
+    r"\.\.\.$|\u2026|x{5}|\*{4}|\.{4}|\$\{|\{\{|%\(|<[a-z_ -]{2,40}>|example|changeme|change_me|change-me|"
     r"placeholder|redacted|dummy|insecure|your[_-]|_here\b|^<|^\$[A-Za-z_(]|0{12}",
     re.IGNORECASE,
 )
@@ -83,7 +92,55 @@ def entropy(value: str) -> float:
 
 
 def is_placeholder(value: str) -> bool:
-    return value in KNOWN_EXAMPLES or bool(_PLACEHOLDER_RE.search(value))
+    return (
+        value in KNOWN_EXAMPLES
+        or bool(_PLACEHOLDER_RE.search(value))
+        or (len(value) > 100 and hashlib.sha256(value.encode()).hexdigest() in KNOWN_TEST_KEYS)
+    )
+
+
+# Tokens that grant nothing though their key says "token": idempotency and request tokens
+# (AWS ClientRequestToken), pagination cursors (S3 NextContinuationToken), optimistic-lock
+# and change tokens (WAF ChangeToken), and SES/domain verification tokens, which are published
+# in DNS by design. Matched against the key name just before a keyword-anchored value.
+_NOT_CREDENTIAL_KEY = re.compile(
+    rb"(?i)(?:request|idempoten(?:t|cy)|continuation|pagination|page|next|change|update|"
+    rb"sync|lifecycle[_-]?action|verification|purchase|cursor)[_-]?tokens?\b[^A-Za-z0-9\n]*$"
+)
+
+
+def not_credential_key(data: bytes, secret_start: int) -> bool:
+    """True when the key just before a value names a non-credential token."""
+    return bool(_NOT_CREDENTIAL_KEY.search(data, max(0, secret_start - 80), secret_start))
+
+
+# A line that is a documentation or description field: prose that describes a token format
+# (botocore's service-2.json "documentation" strings quote sample SAS tokens).
+_PROSE_LINE = re.compile(
+    rb"[ \t]*[\"']?(?:documentation|description|summary|examples?|docstring|help)[\"']?[ \t]*[:=]"
+)
+# Formats whose checksum proves a real generator made the token: reported even in prose.
+CHECKSUMMED = frozenset({"github-crc32", "npm-crc32"})
+
+
+def in_prose(data: bytes, offset: int) -> bool:
+    """True when `offset` sits on a documentation/description line (looked up to 4 KB back)."""
+    low = max(0, offset - 4096)
+    newline = data.rfind(b"\n", low, offset)
+    if newline < 0 and low > 0:
+        return False  # a line longer than 4 KB: minified text, not a field of prose
+    return bool(_PROSE_LINE.match(data, newline + 1, offset))
+
+
+# File names that say they hold examples: botocore's examples-1.json, .env.example,
+# settings.sample.py. A keyword-anchored value there is illustrative; a token of a provider's
+# exact format is still reported (real keys do get pasted into samples).
+_EXAMPLE_FILE = re.compile(r"(?i)(?:^|[._-])(?:examples?|samples?)(?:[._-]|$)")
+
+
+def example_file(location: str) -> bool:
+    name = re.split(r"[/\\!]", location)[-1]
+    return bool(_EXAMPLE_FILE.search(name))
 
 
 def canonical(kind: str, value: str) -> str:

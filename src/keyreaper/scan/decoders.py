@@ -25,8 +25,17 @@ MAX_VIEWS = 2_000  # decoded views per buffer
 TRIGGERS: list[tuple[str, bytes]] = [
     ("base64", rb"[A-Za-z0-9+/]{28,}(?:={1,2}|[^A-Za-z0-9+/=]|\Z)"),
     ("url", rb"%(?:2[0-9A-F]|3[A-F]|40|5[BCD]|0[AD]|7[BD])"),
-    # escaped JSON inside JSON: an escaped key followed by a colon, or \u00XX / \/ escapes
-    ("json", rb"\\u00[0-9A-F]{2}|\\/|\\\"[A-Za-z0-9_.-]{1,40}\\\"[ \t]*:"),
+    # escaped JSON inside JSON: an escaped key followed by a colon, or \u00XX / \/ escapes;
+    # a key line after an escaped newline, an escaped quote opening a secret-named key's value
+    # (`password=\\"...`; not every `=\\"`: botocore's docs are full of href=\\")
+    (
+        "json",
+        rb"\\u00[0-9A-F]{2}|\\/|\\\"[A-Za-z0-9_.-]{1,40}\\\"[ \t]*:"
+        rb"|\\n[ \t-]*[A-Za-z_][A-Za-z0-9_.]{0,60}[ \t]*(?:=|-|:[ \t\\])"
+        rb"|(?:pass|secret|token|key|pwd)[A-Za-z0-9_]{0,30}[ \t]*[=:][ \t]*\\\"",
+        # (a JSON value that is itself a KEY=value line is not a trigger: `":` starts every
+        # value, and Hyperscan spent a third more time on botocore's JSON with it)
+    ),
     ("quoted-printable", rb"content-transfer-encoding:[ \t]*quoted-printable"),
 ]
 _RE_TRIGGERS = [(n, re.compile(p, re.IGNORECASE)) for n, p in TRIGGERS]
@@ -158,8 +167,23 @@ def _url(data: bytes, hits: list[tuple[int, int]]) -> Iterator[View]:
         seen = run_end
         # query parameters become lines, decoded one by one (a %26 inside stays in its value)
         parts = re.split(rb"[?&]", data[run_start:run_end])
-        decoded = b"\n".join(urllib.parse.unquote_to_bytes(p) for p in parts)
+        decoded = b"\n".join(_url_lines(p) for p in parts)
         yield _with_context(data, run_start, run_end, decoded, "url")
+
+
+def _url_lines(part: bytes) -> bytes:
+    """A decoded query parameter; a value that is itself an assignment (`cfg=export
+    API_SECRET%3D...`) is repeated on a line of its own, so line-anchored rules see it."""
+    text = urllib.parse.unquote_to_bytes(part)
+    _name, eq, value = text.partition(b"=")
+    if eq and _ASSIGNMENT.match(value):
+        return text + b"\n" + value
+    return text
+
+
+_ASSIGNMENT = re.compile(rb"[ \t]*(?:export[ \t]+)?[A-Za-z_][A-Za-z0-9_.-]{0,60}[ \t]*(?:=|:[ \t])")
+# A JSON string value (after its key's colon), escapes and all.
+_JSON_VALUE = re.compile(rb'(:[ \t]*")((?:[^"\\\n]|\\.){1,65536}+)(")')
 
 
 def _json_unescape(raw: bytes) -> bytes:
@@ -183,7 +207,18 @@ def _json(data: bytes, hits: list[tuple[int, int]]) -> Iterator[View]:
         if line_end == -1:
             line_end = min(len(data), start + 65536)
         seen = line_end
-        yield View(_json_unescape(data[line_start:line_end]), 0, line_start, "json", line_end)
+        yield View(_json_line(data[line_start:line_end]), 0, line_start, "json", line_end)
+
+
+def _json_line(line: bytes) -> bytes:
+    """The line unescaped, each JSON string value on lines of its own: a value that is a
+    config file (`"config": "users:\\n  token: ..."`) reads as one to line-anchored rules."""
+
+    def value(m: re.Match[bytes]) -> bytes:
+        return m.group(1) + b"\n" + _json_unescape(m.group(2)) + b"\n" + m.group(3)
+
+    split = _JSON_VALUE.sub(value, line)
+    return split if split != line else _json_unescape(line)
 
 
 def _qp(data: bytes, hits: list[tuple[int, int]]) -> Iterator[View]:

@@ -161,9 +161,15 @@ class Engine:
                         RawMatch(m.rule, m.value, start, end,
                                  (view.encoding, *m.encodings), m.identifier, m.whole)
                     )  # fmt: skip
-        if depth == 0:
-            _ACCEPTED.clear()  # the memo holds candidate plaintexts: keep it per item only
-        return _resolve(found)
+        if depth > 0:
+            return _resolve(found)
+        _ACCEPTED.clear()  # the memo holds candidate plaintexts: keep it per item only
+        # prose that describes a token format quotes samples; a checksum proves a real token
+        return [
+            m
+            for m in _resolve(found)
+            if m.rule.check in checks.CHECKSUMMED or not checks.in_prose(data, m.start)
+        ]
 
     def _hs_hits(self, data: bytes, budget: Budget) -> list[tuple[int, int, int]]:
         hits: list[tuple[int, int, int]] = []
@@ -214,6 +220,8 @@ def _take(rule: Rule, m: re.Match[bytes], out: list[RawMatch]) -> None:
         raw, group = m.group("secret2"), "secret2"
     if not raw:
         return
+    if rule.generic and checks.not_credential_key(m.string, m.start(group)):
+        return  # a request, pagination or verification token: grants nothing
     value = raw.decode("utf-8", "surrogateescape")
     if accept(rule, value):
         canon = checks.canonical(rule.canonical, value)

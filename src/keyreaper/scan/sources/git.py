@@ -28,6 +28,15 @@ def _git(repo: Path, *args: str) -> list[str]:
     return ["git", "-C", str(repo), *args]
 
 
+# git maps the whole pack by default (its pages then count in every reader's memory: 230 MB
+# for rails, shared by log and each cat-file) and keeps 96 MB of delta bases per process.
+# Mapping 4 MB windows, 32 MB at most, and a smaller delta cache cut rails' history scan from
+# ~620 MB to ~330 MB of git memory for ~4 s more CPU (measured in docs/benchmarks.md).
+_WINDOWS = ("-c", "core.packedGitWindowSize=4m", "-c", "core.packedGitLimit=32m")
+_LOG_MEMORY = (*_WINDOWS, "-c", "core.deltaBaseCacheLimit=16m")  # trees: short chains
+_READ_MEMORY = (*_WINDOWS, "-c", "core.deltaBaseCacheLimit=48m")  # blobs: long chains
+
+
 _LOG = ("log", "--all", "--reverse", "--raw", "--no-abbrev", "--no-renames",
         "--diff-merges=first-parent", "--format=%x01%H%x00%an%x00%aI")  # fmt: skip
 _NULL = "0" * 40
@@ -39,7 +48,10 @@ def introductions(repo: Path) -> Iterator[tuple[str, Origin]]:
     them (a merge counts with its diff to the first parent, so a conflict resolution's own
     blobs are seen too). Deletions, submodules and already-seen blobs are skipped."""
     proc = subprocess.Popen(
-        _git(repo, *_LOG), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=1 << 20
+        _git(repo, *_LOG_MEMORY, *_LOG),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        bufsize=1 << 20,
     )
     assert proc.stdout is not None
     seen: set[bytes] = set()
@@ -80,7 +92,7 @@ class BlobReader:
 
     def __init__(self, repo: Path) -> None:
         self.proc = subprocess.Popen(
-            _git(repo, "cat-file", "--batch"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            _git(repo, *_READ_MEMORY, "cat-file", "--batch"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, bufsize=1 << 20,
         )  # fmt: skip
 
