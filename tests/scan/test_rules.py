@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from keyreaper.errors import InputError
 from keyreaper.scan import rules as rules_mod
 from keyreaper.scan.engine import Engine
 
@@ -44,3 +47,24 @@ def test_pure_re_fallback_agrees_on_examples(all_rules: list[rules_mod.Rule]) ->
     assert fallback.backend == "re (fallback)"
     for rule_id, _, text in POSITIVE[::7]:
         assert rule_id in {m.rule.id for m in fallback.scan(text.encode())}
+
+
+def test_builtin_rules_pass_the_checks_they_skip_at_start_up() -> None:
+    """load() leaves built-in patterns uncompiled until first use; here each is checked as a
+    user's rule file is (compiles, has a `secret` group), and the lazy pattern is the same."""
+    loaded = {r.id: r for r in rules_mod.load()}
+    for name, text in rules_mod.builtin_files():
+        for checked in rules_mod.load_file(name, text):  # check=True: raises on a bad one
+            assert loaded[checked.id].regex.pattern == checked.regex.pattern
+            assert loaded[checked.id].regex.flags == checked.regex.flags
+            assert "secret" in loaded[checked.id].regex.groupindex
+
+
+def test_a_user_rule_with_a_bad_pattern_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[[rule]]\nid = "bad-rule"\nprovider = "x"\ntitle = "x"\nkeywords = ["x"]\n'
+        'pattern = "(?P<other>x"\n'
+    )
+    with pytest.raises(InputError, match="bad pattern"):
+        rules_mod.load(extra=[bad], builtin=False)

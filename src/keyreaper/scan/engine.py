@@ -101,7 +101,7 @@ class Engine:
                 flags.append(base)
                 cut = forward != _TAIL  # a cut prefilter ends near the start of the match
                 back = _CUT_BACK if cut else 0
-                prefix = re.compile(expr, rule.regex.flags & re.MULTILINE) if max_w >= 0 else None
+                prefix = re.compile(expr, rule.flags & re.MULTILINE) if max_w >= 0 else None
                 self._targets.append(_Target("rule", i, forward, back, min_w, max_w, prefix))
             if rule_plans:
                 continue
