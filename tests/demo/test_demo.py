@@ -3,19 +3,15 @@ tell the story of the example incident — with evidence that points at the atta
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from keyreaper.cli import main
+from tests.demo.scripts import EXAMPLE, REPO, demo, load
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "examples" / "incident"
 ATTACKER = "193.142.58.126"
 # each credential claimed unused, and the log that proves its use
 CLAIMED_UNUSED = {
@@ -26,17 +22,7 @@ CLAIMED_UNUSED = {
 }
 
 
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-demo = _load("keyreaper_demo", REPO / "scripts" / "demo.py")
-generate = _load("keyreaper_example_incident", EXAMPLE / "generate.py")
+generate = load("keyreaper_example_incident", EXAMPLE / "generate.py")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import importlib.util
 import io
 import json
 import re
@@ -15,30 +14,18 @@ import sys
 from dataclasses import dataclass
 from hashlib import md5, sha1, sha256
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from keyreaper.cli import main
+from tests.demo.scripts import demo
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE_TARGET = REPO / "tests" / "rotate" / "fake_target.py"
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(2)>'
 SINCE = "2023-10-01"
-
-
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-demo = _load("keyreaper_demo_for_report", REPO / "scripts" / "demo.py")
 
 
 def cli(ws: Path, *args: str) -> tuple[int, str, str]:
