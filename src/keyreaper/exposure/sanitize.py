@@ -304,13 +304,7 @@ class Sanitizer:
 
     def generic(self, value: Any, where: str) -> Any:
         """Every string anywhere else: pairs, JWTs, echoes."""
-        if isinstance(value, str):
-            return self.text(value, where)
-        if isinstance(value, dict):
-            return {k: self.generic(v, where) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.generic(v, where) for v in value]
-        return value
+        return _map_strings(value, lambda text: self.text(text, where))
 
     def entry(self, entry: dict[str, Any]) -> dict[str, Any]:
         req = entry.get("request")
@@ -340,17 +334,8 @@ class Sanitizer:
         self.entries += 1
         # Last, every string once more for echoes of known secrets: a field of an unexpected
         # type (cookies as text, a request that is a string) was skipped by the passes above.
-        cleaned: dict[str, Any] = self._echo_all(entry, "entry")
+        cleaned: dict[str, Any] = _map_strings(entry, lambda text: self.echoes(text, "entry"))
         return cleaned
-
-    def _echo_all(self, value: Any, where: str) -> Any:
-        if isinstance(value, str):
-            return self.echoes(value, where)
-        if isinstance(value, dict):
-            return {k: self._echo_all(v, where) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._echo_all(v, where) for v in value]
-        return value
 
     # -- the file ----------------------------------------------------------------------------
 
@@ -381,6 +366,17 @@ class Sanitizer:
                 out.write(f"{sep['entries']}\n{dump(self.entry(part.value))}")
                 sep["entries"] = ", "
         out.write("}\n")
+
+
+def _map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """The JSON value with `change` applied to every string in it."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {k: _map_strings(v, change) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(v, change) for v in value]
+    return value
 
 
 def sanitize_file(
