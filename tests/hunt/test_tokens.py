@@ -15,7 +15,7 @@ import pytest
 from tests.hunt import events
 
 from keyreaper.events.store import EventStore
-from keyreaper.hunt import tokens
+from keyreaper.hunt import tokens, tokens_build
 from keyreaper.hunt.scope import event_files
 from keyreaper.workspace import Workspace
 
@@ -42,8 +42,8 @@ def _records(n: int, seed: int = 5) -> list[dict[str, Any]]:
 @pytest.fixture
 def indexed(sqlite_workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> tokens.TokenIndex:
     # small blocks and fetches: blocks end and fetches split inside the file
-    monkeypatch.setattr(tokens, "BLOCK", 3)
-    monkeypatch.setattr(tokens, "FETCH_ROWS", 10)
+    monkeypatch.setattr(tokens_build, "BLOCK", 3)
+    monkeypatch.setattr(tokens_build, "FETCH_ROWS", 10)
     store = EventStore(sqlite_workspace.events_dir)
     events.write(store, "okta", _records(101), name="okta")
     files = event_files(sqlite_workspace.events_dir)

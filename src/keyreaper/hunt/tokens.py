@@ -15,7 +15,7 @@ One file per event file, sections addressed by a JSON header at the end:
   ip4, ip4_tid     IPv4 tokens as sorted integers (CIDR ranges are two binary searches)
   ip6_tid          tokens with ':' (few; parsed at hunt time)
   tok, tok_off     the token texts, to confirm a key match (no trust in a 64-bit hash),
-                   JSON lists of BLOCK tokens, zlib-compressed
+                   JSON lists of BLOCK tokens (tokens_build.py), zlib-compressed
   post, post_off   row numbers of each token, in token order (offsets u32, or u64 if large)
   ev, ev_off       the hit columns of every row, JSON in zlib blocks of BLOCK rows
 """
@@ -64,7 +64,6 @@ VERSION = "7"
 HIT_COLUMNS = ("time", "source", "event_type", "outcome", "actor_id", "actor_name",
                "credential_id", "src_ip", "src_asn", "user_agent", "target_id", "target_name",
                "origin")  # fmt: skip
-BLOCK = 16  # rows (tokens) per compressed block: a hit decompresses ~1 KB
 # Raw deflate with fixed Huffman codes: a 3 KB block inflates in half the time (no code
 # tables to build per block; what a hit costs), for a fifth more bytes.
 _WBITS = -15

@@ -16,7 +16,6 @@ from keyreaper.hunt.tokens import (
     _LITTLE,
     _MAGIC,
     _WBITS,
-    BLOCK,
     HIT_COLUMNS,
     VERSION,
     _sql_str,
@@ -29,6 +28,7 @@ from keyreaper.hunt.tokens import (
 if TYPE_CHECKING:
     import duckdb
 
+BLOCK = 16  # rows (tokens) per compressed block: a hit decompresses ~1 KB
 _COLUMN_TYPES = {"src_asn": "BIGINT"}
 FETCH_ROWS = 1 << 16  # rows fetched from DuckDB at a time while building
 
